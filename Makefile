@@ -1,0 +1,67 @@
+# Laddvakt: `make help` lists every target. Nothing needs installing by hand: the first target
+# that needs the virtual environment (or the pinned CDK CLI) creates it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CDK     := CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk --no-notices --no-version-reporting
+PYTEST_ARGS ?=
+
+$(STAMP): pyproject.toml
+	@echo "==> installing Python dependencies into $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@echo "==> installing the pinned AWS CDK CLI"
+	@npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: help
+help: ## List every target with one line each
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install Laddvakt with its development tools
+
+.PHONY: demo
+demo: $(STAMP) ## Run the whole system locally and drive a simulated day of charging through it
+	@$(VENV)/bin/laddvakt demo
+
+.PHONY: up
+up: $(STAMP) ## Start the local stack (moto, MQTT broker, rule bridge, fleet API) until Ctrl-C
+	@$(VENV)/bin/laddvakt up
+
+.PHONY: test
+test: $(STAMP) ## Run every test: unit, integration, infra, contract, property, e2e
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP) ## Ruff (lint and format check) and mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+.PHONY: openapi
+openapi: $(STAMP) ## Regenerate docs/openapi.json from the fleet API's routes
+	@$(PY) -m laddvakt.openapi > docs/openapi.json && echo "wrote docs/openapi.json"
+
+.PHONY: synth
+synth: $(STAMP) node_modules/.package-lock.json ## Synthesize the CloudFormation template offline into cdk.out/
+	@PATH=$(abspath $(VENV))/bin:$$PATH $(CDK) synth --quiet
+
+.PHONY: deploy
+deploy: $(STAMP) node_modules/.package-lock.json ## Deploy to the AWS account in your credentials with `cdk deploy`
+	@PATH=$(abspath $(VENV))/bin:$$PATH LADDVAKT_BUNDLE=1 $(CDK) deploy --require-approval broadening
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks and print results as ratios against baselines from the same run
+	@$(PY) -m laddvakt.bench
+
+.PHONY: clean
+clean: ## Remove build output, caches and the local stack's state (keeps .venv)
+	rm -rf build cdk.out out .laddvakt .pytest_cache .ruff_cache .mypy_cache

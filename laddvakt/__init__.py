@@ -1,0 +1,1 @@
+"""Laddvakt's command line and local tooling: the local stack, the demo, the simulator, benchmarks."""

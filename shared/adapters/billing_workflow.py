@@ -1,0 +1,43 @@
+"""The close-and-invoice state machine: one Standard execution per session, named after it.
+
+Step Functions refuses a second execution with the same name for 90 days, so a repeated
+StopTransaction can never bill a session twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.adapters.aws import aws_errors, client, error_code
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(session_id: str) -> str:
+    """Execution names allow 80 of [A-Za-z0-9_-]; a short hash keeps distinct ids distinct."""
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:10]
+    readable = _NAME_UNSAFE.sub("_", session_id)[:60]
+    return f"close-{readable}-{digest}"
+
+
+class BillingWorkflow:
+    def __init__(self, state_machine_arn: str, *, sfn: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._sfn = sfn if sfn is not None else client("stepfunctions")
+
+    def close_and_invoice(self, session_id: str) -> None:
+        with aws_errors(f"start billing of {session_id}"):
+            try:
+                self._sfn.start_execution(
+                    stateMachineArn=self._arn,
+                    name=execution_name(session_id),
+                    input=json.dumps({"session_id": session_id}),
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ExecutionAlreadyExists":
+                    raise

@@ -1,0 +1,40 @@
+"""Domain errors: what adapters raise instead of AWS exceptions, and what the domain raises itself."""
+
+from __future__ import annotations
+
+
+class LaddvaktError(Exception):
+    """Base of every error Laddvakt raises on purpose."""
+
+
+class NotFound(LaddvaktError):
+    """A record that should exist does not."""
+
+
+class SessionNotFound(NotFound):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session {session_id!r}")
+        self.session_id = session_id
+
+
+class SiteNotFound(NotFound):
+    def __init__(self, site_id: str) -> None:
+        super().__init__(f"no site {site_id!r} in the registry")
+        self.site_id = site_id
+
+
+class PartyNotFound(NotFound):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not in the registry")
+
+
+class SessionStateConflict(LaddvaktError):
+    """A write that would move a session backwards or onto another charger was refused."""
+
+
+class NotPriceable(LaddvaktError):
+    """A session whose data cannot be priced: held with this reason, never invoiced at 0."""
+
+
+class StorageUnavailable(LaddvaktError):
+    """AWS refused or failed a call that may succeed on retry (throttling, 5xx)."""

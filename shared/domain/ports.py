@@ -1,0 +1,89 @@
+"""What the domain needs from the outside world, as protocols.
+
+Adapters in `shared.adapters` implement these against DynamoDB, S3, Step Functions and IoT Core;
+tests hand in plain in-memory fakes. The domain never knows which it got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from shared.models.registry import ChargerPlacement, Fleet, Operator, Site, TokenGrant
+from shared.models.sessions import MeterSample, Session
+
+
+@dataclass(frozen=True)
+class ConnectorStatusReport:
+    charge_point_id: str
+    connector_id: int
+    status: str
+    error_code: str
+    at: datetime
+    info: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class StopFacts:
+    ended_at: datetime
+    meter_stop_wh: Decimal
+    reason: str | None
+    id_tag: str | None
+    samples: list[MeterSample]
+
+
+@dataclass(frozen=True)
+class RejectedFrame:
+    """A frame kept for an operator, with why."""
+
+    charge_point_id: str
+    received_at: datetime
+    reason: str
+    payload_base64: str
+    topic: str
+    action: str | None = None
+
+
+class RegistryPort(Protocol):
+    def placement(self, charge_point_id: str) -> ChargerPlacement | None: ...
+
+    def token(self, id_tag: str) -> TokenGrant: ...
+
+    def site(self, site_id: str) -> Site: ...
+
+    def operator(self) -> Operator: ...
+
+    def fleet(self, fleet_id: str) -> Fleet: ...
+
+    def next_transaction_id(self) -> int: ...
+
+    def record_boot(self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime) -> None: ...
+
+    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None: ...
+
+    def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None: ...
+
+
+class SessionsPort(Protocol):
+    def start(self, session: Session) -> None: ...
+
+    def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None: ...
+
+    def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None: ...
+
+    def get(self, session_id: str) -> Session: ...
+
+
+class BillingWorkflowPort(Protocol):
+    def close_and_invoice(self, session_id: str) -> None: ...
+
+
+class ChargerLinkPort(Protocol):
+    def send(self, charge_point_id: str, frame: str) -> None: ...
+
+
+class QuarantinePort(Protocol):
+    def keep(self, frame: RejectedFrame) -> None: ...

@@ -1,0 +1,176 @@
+"""What a fleet sees: its vehicles' and chargers' state now, and its sessions. Every query is
+scoped to one fleet id, which the caller takes from the verified token and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
+from shared.adapters.sessions_table import SessionsTable
+from shared.domain.errors import SessionNotFound
+from shared.models.api import (
+    ChargerList,
+    ChargerView,
+    ConnectorView,
+    FleetStatus,
+    MeterPoint,
+    SessionDetail,
+    StateCounts,
+    VehicleStatus,
+)
+from shared.models.registry import Charger
+from shared.models.sessions import Session
+from shared.settings import FleetApiSettings
+
+# Below this a plugged-in car is not really charging (trickle, balancing, a meter's noise).
+CHARGING_POWER_THRESHOLD_W = Decimal(100)
+_KILO = Decimal(1000)
+_OCCUPIED = {"Preparing", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _kilo(value: Decimal | None, places: str = "0.001") -> Decimal | None:
+    return None if value is None else (value / _KILO).quantize(Decimal(places))
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def charger_state(connectors: list[ConnectorState]) -> str:
+    # Connector 0 stands for the whole charger in OCPP 1.6.
+    if not connectors:
+        return "unknown"
+    if any(c.status == "Faulted" or c.error_code != "NoError" for c in connectors):
+        return "faulted"
+    outlets = [c for c in connectors if c.connector_id != 0] or connectors
+    if any(c.status == "Charging" for c in outlets):
+        return "charging"
+    if any(c.status in _OCCUPIED for c in outlets):
+        return "occupied"
+    if all(c.status == "Unavailable" for c in outlets):
+        return "unavailable"
+    return "available"
+
+
+def _charger_view(charger: Charger, connectors: list[ConnectorState], state: ChargerState | None) -> ChargerView:
+    return ChargerView(
+        charge_point_id=charger.id,
+        site_id=charger.site_id,
+        state=charger_state(connectors),  # type: ignore[arg-type]
+        ocpp_version=charger.ocpp_version,
+        max_power_kw=charger.max_power_kw,
+        connectors=[
+            ConnectorView(
+                connector_id=c.connector_id, status=c.status, error_code=c.error_code, since=c.at, info=c.info
+            )
+            for c in sorted(connectors, key=lambda c: c.connector_id)
+        ],
+        last_heartbeat_at=_time(state.last_heartbeat_at) if state else None,
+        last_boot_at=_time(state.last_boot_at) if state else None,
+        vendor=state.vendor if state else None,
+        model=state.model if state else None,
+    )
+
+
+def _charger_views(inventory: FleetInventory) -> list[ChargerView]:
+    by_charger: dict[str, list[ConnectorState]] = {}
+    for connector in inventory.connectors:
+        by_charger.setdefault(connector.charge_point_id, []).append(connector)
+    return [
+        _charger_view(c, by_charger.get(c.id, []), inventory.charger_states.get(c.id))
+        for c in sorted(inventory.chargers, key=lambda c: c.id)
+    ]
+
+
+class FleetQueries:
+    def __init__(
+        self, registry: RegistryTable, sessions: SessionsTable, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self._registry = registry
+        self._sessions = sessions
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: FleetApiSettings) -> FleetQueries:
+        return cls(RegistryTable(settings.registry_table), SessionsTable(settings.sessions_table))
+
+    def status(self, fleet_id: str) -> FleetStatus:
+        inventory = self._registry.fleet_inventory(fleet_id)
+        active = {s.vehicle_id: s for s in self._sessions.active_for_fleet(fleet_id) if s.vehicle_id}
+        vehicles = [
+            self._vehicle_status(v.id, v.name, active.get(v.id))
+            for v in sorted(inventory.vehicles, key=lambda v: v.id)
+        ]
+        chargers = _charger_views(inventory)
+        return FleetStatus(
+            fleet_id=fleet_id,
+            generated_at=self._clock(),
+            counts=StateCounts(
+                vehicles=dict(Counter(v.state for v in vehicles)),
+                chargers=dict(Counter(c.state for c in chargers)),
+            ),
+            vehicles=vehicles,
+            chargers=chargers,
+        )
+
+    @staticmethod
+    def _vehicle_status(vehicle_id: str, name: str, session: Session | None) -> VehicleStatus:
+        if session is None:
+            return VehicleStatus(vehicle_id=vehicle_id, name=name, state="idle")
+        power = session.latest_power_w
+        charging = power is not None and power >= CHARGING_POWER_THRESHOLD_W
+        return VehicleStatus(
+            vehicle_id=vehicle_id,
+            name=name,
+            state="charging" if charging else "plugged_in",
+            session_id=session.session_id,
+            charge_point_id=session.charge_point_id,
+            connector_id=session.connector_id,
+            power_kw=_kilo(power),
+            energy_kwh=_kilo(session.energy_so_far_wh),
+            soc_percent=session.latest_soc_percent,
+            since=session.started_at,
+        )
+
+    def chargers(self, fleet_id: str) -> ChargerList:
+        return ChargerList(fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id)))
+
+    def session(self, fleet_id: str, session_id: str) -> SessionDetail:
+        session = self._sessions.get(session_id)
+        if session.fleet_id != fleet_id:
+            # Another fleet's session does not exist as far as this caller can tell.
+            raise SessionNotFound(session_id)
+        return SessionDetail(
+            session_id=session.session_id,
+            transaction_id=session.transaction_id,
+            status=session.status.value,
+            charge_point_id=session.charge_point_id,
+            connector_id=session.connector_id,
+            site_id=session.site_id,
+            vehicle_id=session.vehicle_id,
+            driver_id=session.driver_id,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            energy_kwh=_kilo(session.energy_so_far_wh) or Decimal(0),
+            power_kw=_kilo(session.latest_power_w) if session.ended_at is None else None,
+            soc_percent=session.latest_soc_percent,
+            stop_reason=session.stop_reason,
+            invoice_key=session.invoice_key,
+            meter_curve=[
+                MeterPoint(
+                    at=s.timestamp,
+                    energy_kwh=_kilo(s.energy_wh - session.meter_start_wh) if s.energy_wh is not None else None,
+                    power_kw=_kilo(s.power_w),
+                    soc_percent=s.soc_percent,
+                )
+                for s in sorted(session.samples, key=lambda s: s.timestamp)
+            ],
+        )

@@ -1,0 +1,59 @@
+"""Ingest: one inbound frame in, a reply to the charger out, and anything odd kept for an operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.adapters.billing_workflow import BillingWorkflow
+from shared.adapters.charger_link import ChargerLink
+from shared.adapters.registry_table import RegistryTable
+from shared.adapters.rejected_frames_table import RejectedFramesTable
+from shared.adapters.sessions_table import SessionsTable
+from shared.domain.ocpp16 import CentralSystem16
+from shared.domain.ports import ChargerLinkPort, QuarantinePort, RejectedFrame
+from shared.models.events import FrameResult, InboundFrame
+from shared.settings import IngestSettings
+
+
+@dataclass
+class IngestService:
+    central: CentralSystem16
+    link: ChargerLinkPort
+    quarantine: QuarantinePort
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> IngestService:
+        return cls(
+            central=CentralSystem16(
+                RegistryTable(settings.registry_table),
+                SessionsTable(settings.sessions_table),
+                BillingWorkflow(settings.billing_state_machine_arn),
+                heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+            ),
+            link=ChargerLink(settings.iot_data_endpoint),
+            quarantine=RejectedFramesTable(settings.rejected_frames_table),
+        )
+
+    def process(self, frame: InboundFrame) -> FrameResult:
+        outcome = self.central.handle(frame.charge_point_id, frame.raw)
+        # Keep the evidence before answering: if publishing fails the record is retried, and a
+        # second copy of a rejected frame is better than none.
+        if outcome.problem is not None:
+            self.quarantine.keep(
+                RejectedFrame(
+                    charge_point_id=frame.charge_point_id,
+                    received_at=frame.received_at,
+                    reason=outcome.problem,
+                    payload_base64=frame.payload,
+                    topic=frame.topic,
+                    action=outcome.action,
+                )
+            )
+        if outcome.reply is not None:
+            self.link.send(frame.charge_point_id, outcome.reply)
+        return FrameResult(
+            charge_point_id=frame.charge_point_id,
+            action=outcome.action,
+            replied=outcome.reply is not None,
+            problem=outcome.problem,
+        )

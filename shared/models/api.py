@@ -1,0 +1,101 @@
+"""Fleet API responses. Decimals travel as JSON strings so no client ever sees a float's rounding."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+VehicleState = Literal["charging", "plugged_in", "idle"]
+ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "unknown"]
+
+
+class VehicleStatus(BaseModel):
+    vehicle_id: str
+    name: str
+    state: VehicleState = Field(
+        description="charging: drawing power; plugged_in: in a session, not drawing; idle: no session"
+    )
+    session_id: str | None = None
+    charge_point_id: str | None = None
+    connector_id: int | None = None
+    power_kw: Decimal | None = None
+    energy_kwh: Decimal | None = Field(default=None, description="Energy delivered in this session so far")
+    soc_percent: Decimal | None = None
+    since: datetime | None = Field(default=None, description="Session start (UTC)")
+
+
+class ConnectorView(BaseModel):
+    connector_id: int
+    status: str = Field(description="OCPP ChargePointStatus as last reported")
+    error_code: str = Field(description="OCPP ChargePointErrorCode; NoError when healthy")
+    since: datetime
+    info: str | None = None
+
+
+class ChargerView(BaseModel):
+    charge_point_id: str
+    site_id: str
+    state: ChargerState
+    ocpp_version: str
+    max_power_kw: Decimal
+    connectors: list[ConnectorView]
+    last_heartbeat_at: datetime | None = None
+    last_boot_at: datetime | None = None
+    vendor: str | None = None
+    model: str | None = None
+
+
+class StateCounts(BaseModel):
+    vehicles: dict[str, int]
+    chargers: dict[str, int]
+
+
+class FleetStatus(BaseModel):
+    fleet_id: str
+    generated_at: datetime
+    counts: StateCounts
+    vehicles: list[VehicleStatus]
+    chargers: list[ChargerView]
+
+
+class ChargerList(BaseModel):
+    fleet_id: str
+    chargers: list[ChargerView]
+
+
+class MeterPoint(BaseModel):
+    at: datetime
+    energy_kwh: Decimal | None = Field(default=None, description="Energy delivered since the start")
+    power_kw: Decimal | None = None
+    soc_percent: Decimal | None = None
+
+
+class SessionDetail(BaseModel):
+    session_id: str
+    transaction_id: int
+    status: Literal["active", "closing", "invoiced"]
+    charge_point_id: str
+    connector_id: int
+    site_id: str
+    vehicle_id: str | None
+    driver_id: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    energy_kwh: Decimal = Field(description="Delivered so far, or in total once ended")
+    power_kw: Decimal | None
+    soc_percent: Decimal | None
+    stop_reason: str | None
+    invoice_key: str | None = Field(description="Key of the invoice JSON in the invoice bucket, once invoiced")
+    meter_curve: list[MeterPoint]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None

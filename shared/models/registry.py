@@ -1,0 +1,184 @@
+"""The registry: who sells, which fleets buy, where their sites and chargers are, and whose RFID
+tokens start sessions. `RegistryDocument` is the documented import format (`laddvakt registry
+import FILE.json`); the other classes are what the registry table stores.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+# OCPP 1.6 CiString20Type: an idTag is at most 20 characters.
+IdTag = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+# A charge point id becomes an MQTT topic level, so no wildcards, slashes or `$`.
+ChargePointId = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._\-]+$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Record):
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "SE"
+
+
+class Party(_Record):
+    """A legal party on an invoice: the seller (the charge point operator) or a buyer (a fleet)."""
+
+    id: Identifier
+    name: str
+    vat_number: str = ""
+    organisation_number: str = ""
+    address: Address = Address()
+    email: str = ""
+
+
+class Operator(Party):
+    """The charge point operator: the seller on every invoice."""
+
+
+class Fleet(Party):
+    """A company whose drivers and vehicles charge: the buyer on its sessions' invoices."""
+
+
+class FlatTariff(_Record):
+    """A site's price: per kWh excluding VAT, plus the VAT rate. Full OCPI tariffs come later."""
+
+    currency: CurrencyCode = "SEK"
+    energy_price_per_kwh: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
+    vat_rate_percent: Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+
+
+class Site(_Record):
+    id: Identifier
+    fleet_id: Identifier
+    name: str
+    time_zone: str = "Europe/Stockholm"
+    address: Address = Address()
+    tariff: FlatTariff
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class Charger(_Record):
+    id: ChargePointId
+    site_id: Identifier
+    connectors: Annotated[int, Field(ge=1, le=32)] = 1
+    max_power_kw: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("22")
+    ocpp_version: Literal["1.6", "2.0.1"] = "1.6"
+    vendor: str = ""
+    model: str = ""
+
+
+class Vehicle(_Record):
+    id: Identifier
+    fleet_id: Identifier
+    name: str = ""
+    registration: str = ""
+    battery_kwh: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
+
+
+class Driver(_Record):
+    id: Identifier
+    fleet_id: Identifier
+    name: str = ""
+
+
+class Token(_Record):
+    """An RFID card or other idTag, and whom it stands for."""
+
+    id_tag: IdTag
+    fleet_id: Identifier
+    driver_id: Identifier | None = None
+    vehicle_id: Identifier | None = None
+    status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
+
+
+class RegistryDocument(_Record):
+    """The import file. Every reference must resolve inside the file or the import is refused."""
+
+    operator: Operator
+    fleets: list[Fleet] = []
+    sites: list[Site] = []
+    chargers: list[Charger] = []
+    vehicles: list[Vehicle] = []
+    drivers: list[Driver] = []
+    tokens: list[Token] = []
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> RegistryDocument:
+        problems: list[str] = []
+        fleets = _unique("fleets", [f.id for f in self.fleets], problems)
+        sites = _unique("sites", [s.id for s in self.sites], problems)
+        vehicles = _unique("vehicles", [v.id for v in self.vehicles], problems)
+        drivers = _unique("drivers", [d.id for d in self.drivers], problems)
+        _unique("chargers", [c.id for c in self.chargers], problems)
+        _unique("tokens", [t.id_tag for t in self.tokens], problems)
+        for i, site in enumerate(self.sites):
+            if site.fleet_id not in fleets:
+                problems.append(f"sites[{i}] ({site.id}): fleet_id {site.fleet_id!r} is not in fleets")
+        for i, charger in enumerate(self.chargers):
+            if charger.site_id not in sites:
+                problems.append(f"chargers[{i}] ({charger.id}): site_id {charger.site_id!r} is not in sites")
+        for kind, items in (("vehicles", self.vehicles), ("drivers", self.drivers)):
+            for i, item in enumerate(items):
+                if item.fleet_id not in fleets:
+                    problems.append(f"{kind}[{i}] ({item.id}): fleet_id {item.fleet_id!r} is not in fleets")
+        vehicle_fleet = {v.id: v.fleet_id for v in self.vehicles}
+        driver_fleet = {d.id: d.fleet_id for d in self.drivers}
+        for i, token in enumerate(self.tokens):
+            where = f"tokens[{i}] ({token.id_tag})"
+            if token.fleet_id not in fleets:
+                problems.append(f"{where}: fleet_id {token.fleet_id!r} is not in fleets")
+            if token.vehicle_id is not None and token.vehicle_id not in vehicles:
+                problems.append(f"{where}: vehicle_id {token.vehicle_id!r} is not in vehicles")
+            elif token.vehicle_id is not None and vehicle_fleet[token.vehicle_id] != token.fleet_id:
+                problems.append(f"{where}: vehicle {token.vehicle_id!r} belongs to another fleet")
+            if token.driver_id is not None and token.driver_id not in drivers:
+                problems.append(f"{where}: driver_id {token.driver_id!r} is not in drivers")
+            elif token.driver_id is not None and driver_fleet[token.driver_id] != token.fleet_id:
+                problems.append(f"{where}: driver {token.driver_id!r} belongs to another fleet")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _unique(kind: str, ids: list[str], problems: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            problems.append(f"{kind}: {value!r} appears more than once")
+        seen.add(value)
+    return seen
+
+
+class TokenGrant(_Record):
+    """What an idTag look-up yields for Authorize and StartTransaction."""
+
+    id_tag: str
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid"]
+    fleet_id: str | None = None
+    driver_id: str | None = None
+    vehicle_id: str | None = None
+
+
+class ChargerPlacement(_Record):
+    """A registered charger with the site it stands on (one look-up for ingest)."""
+
+    charger: Charger
+    site: Site

@@ -1,0 +1,194 @@
+"""Charging sessions as stored, and the messages the close-and-invoice workflow passes along.
+
+Energy is kept in Wh as `Decimal` (registers are integers in Wh for OCPP 1.6, but kWh-labelled
+values with decimals arrive too); times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.models.registry import FlatTariff, Fleet, Operator
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSING = "closing"
+    INVOICED = "invoiced"
+
+
+def session_id_for(charge_point_id: str, transaction_id: int | str) -> str:
+    """Sessions are keyed by charger and transaction, so meter values need no look-up first."""
+    return f"{charge_point_id}:{transaction_id}"
+
+
+class MeterSample(BaseModel):
+    """One moment of a session's meter: the register (Wh), power (W) and state of charge."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timestamp: AwareDatetime
+    energy_wh: Decimal | None = None
+    power_w: Decimal | None = None
+    soc_percent: Decimal | None = None
+
+
+class Session(BaseModel):
+    """The stored record of one charging session (one item in the sessions table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    fleet_id: str
+    site_id: str
+    driver_id: str | None = None
+    vehicle_id: str | None = None
+    status: SessionStatus = SessionStatus.ACTIVE
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    meter_start_wh: Decimal
+    meter_stop_wh: Decimal | None = None
+    energy_wh: Decimal | None = None
+    latest_register_wh: Decimal | None = None
+    latest_power_w: Decimal | None = None
+    latest_soc_percent: Decimal | None = None
+    latest_sample_at: AwareDatetime | None = None
+    stop_reason: str | None = None
+    stop_id_tag: str | None = None
+    samples: list[MeterSample] = Field(default_factory=list)
+    invoice_key: str | None = None
+
+    @property
+    def energy_so_far_wh(self) -> Decimal:
+        """Energy delivered up to the latest reading (the final energy once stopped)."""
+        if self.energy_wh is not None:
+            return self.energy_wh
+        latest = self.meter_stop_wh if self.meter_stop_wh is not None else self.latest_register_wh
+        if latest is None:
+            return Decimal(0)
+        return max(Decimal(0), latest - self.meter_start_wh)
+
+
+# --- The close-and-invoice workflow: each step's output is the next step's whole input. ---
+
+
+class CloseRequest(BaseModel):
+    """The execution input that StopTransaction hands to Step Functions."""
+
+    session_id: str
+
+
+class ClosedSession(BaseModel):
+    """Facts of a finished session, fixed by the first step so later steps agree on them."""
+
+    session_id: str
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    fleet_id: str
+    site_id: str
+    driver_id: str | None = None
+    vehicle_id: str | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    meter_start_wh: Decimal
+    meter_stop_wh: Decimal
+    energy_wh: Decimal
+    stop_reason: str | None = None
+
+
+class InvoiceLine(BaseModel):
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    net_amount: Decimal
+    vat_rate_percent: Decimal
+    vat_amount: Decimal
+
+
+class VatSubtotal(BaseModel):
+    vat_rate_percent: Decimal
+    taxable_amount: Decimal
+    vat_amount: Decimal
+
+
+class Totals(BaseModel):
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+class PricedSession(BaseModel):
+    """A closed session with its price, the tariff it was priced with and the site's zone."""
+
+    session: ClosedSession
+    tariff: FlatTariff
+    site_name: str
+    time_zone: str
+    currency: str
+    lines: list[InvoiceLine]
+    vat: list[VatSubtotal]
+    totals: Totals
+
+
+class InvoiceRef(BaseModel):
+    """Where the invoice landed: what the last step needs to mark the session invoiced."""
+
+    session_id: str
+    invoice_id: str
+    bucket: str
+    key: str
+    gross: Decimal
+    currency: str
+
+
+class SessionInvoiced(BaseModel):
+    session_id: str
+    invoice_id: str
+    key: str
+    status: SessionStatus
+
+
+class InvoiceSessionFacts(BaseModel):
+    session_id: str
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    site_id: str
+    site_name: str
+    time_zone: str
+    id_tag: str
+    driver_id: str | None
+    vehicle_id: str | None
+    started_at: datetime = Field(description="UTC")
+    ended_at: datetime = Field(description="UTC")
+    started_at_local: datetime = Field(description="In the site's time zone")
+    ended_at_local: datetime = Field(description="In the site's time zone")
+    meter_start_wh: Decimal
+    meter_stop_wh: Decimal
+    energy_kwh: Decimal
+
+
+class Invoice(BaseModel):
+    """The invoice document written to S3 as JSON: everything finance needs to book it."""
+
+    invoice_id: str
+    issue_date: str
+    issued_at: AwareDatetime
+    currency: str
+    seller: Operator
+    buyer: Fleet
+    session: InvoiceSessionFacts
+    lines: list[InvoiceLine]
+    vat: list[VatSubtotal]
+    totals: Totals

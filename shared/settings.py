@@ -1,0 +1,38 @@
+"""Typed configuration: one settings model per function, filled from the environment at cold start.
+
+CDK passes names and ARNs only (see `shared.topology` for the variable names). Business code
+never reads `os.environ`: a handler builds its settings once at import and hands the values on.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _FunctionSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+
+class IngestSettings(_FunctionSettings):
+    registry_table: str
+    sessions_table: str
+    rejected_frames_table: str
+    billing_state_machine_arn: str
+    # The account's IoT data endpoint (https://…-ats.iot.<region>.amazonaws.com). Empty means
+    # the SDK default, which the local stack points at moto.
+    iot_data_endpoint: str = ""
+    heartbeat_interval_seconds: int = Field(default=300, ge=10, le=86_400)
+
+
+class BillingSettings(_FunctionSettings):
+    """The four steps of the close-and-invoice workflow share one configuration."""
+
+    registry_table: str
+    sessions_table: str
+    invoice_bucket: str
+
+
+class FleetApiSettings(_FunctionSettings):
+    registry_table: str
+    sessions_table: str

@@ -1,0 +1,150 @@
+"""The one place that names Laddvakt's resources, MQTT topics and the IoT rule.
+
+`infra/` builds the CloudFormation template from these names and the local stack (`laddvakt up`)
+reads them back from that template, so the cloud and the laptop can never drift apart. Nothing
+here imports AWS libraries: it is plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STACK_NAME = "Laddvakt"
+
+# OCPP-J over MQTT, following AWS's OCPP gateway guidance: a charger publishes frames on
+# `{chargePointId}/in` and receives replies and commands on `{chargePointId}/out`.
+INBOUND_TOPIC_FILTER = "+/in"
+OUTBOUND_QOS = 1
+
+# `encode(*, 'base64')` carries the payload byte for byte, so a frame that is not JSON still
+# reaches ingest (and gets a CallError and a quarantine record) instead of failing inside the
+# rule engine, where an operator would never see it. `timestamp()` is the broker's receive time
+# in epoch milliseconds.
+INGEST_RULE_SQL = (
+    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, "
+    "timestamp() AS receivedAt FROM '+/in'"
+)
+INGEST_RULE_SQL_VERSION = "2016-03-23"
+
+
+def inbound_topic(charge_point_id: str) -> str:
+    return f"{charge_point_id}/in"
+
+
+def outbound_topic(charge_point_id: str) -> str:
+    return f"{charge_point_id}/out"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: its physical name suffix and its Python entry point."""
+
+    key: str
+    handler: str
+    description: str
+    timeout_seconds: int = 30
+    memory_mb: int = 512
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.key: spec
+    for spec in (
+        FunctionSpec(
+            "ingest",
+            "functions.ingest.handler.lambda_handler",
+            "OCPP-J frames from the ingest queue: records sessions and answers chargers",
+            timeout_seconds=60,
+        ),
+        FunctionSpec(
+            "finalize-session",
+            "functions.finalize_session.handler.lambda_handler",
+            "Billing step 1: close the session and fix its energy",
+        ),
+        FunctionSpec(
+            "price-session",
+            "functions.price_session.handler.lambda_handler",
+            "Billing step 2: price the closed session with the site's tariff",
+        ),
+        FunctionSpec(
+            "write-invoice",
+            "functions.write_invoice.handler.lambda_handler",
+            "Billing step 3: write the invoice JSON to the invoice bucket",
+        ),
+        FunctionSpec(
+            "mark-invoiced",
+            "functions.mark_invoiced.handler.lambda_handler",
+            "Billing step 4: mark the session invoiced",
+        ),
+        FunctionSpec(
+            "fleet-api",
+            "functions.fleet_api.handler.lambda_handler",
+            "Fleet API behind API Gateway: fleet status, sessions, chargers",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Names:
+    """Physical names for one deployment. `prefix` lets two stages live in one account."""
+
+    prefix: str = "laddvakt"
+
+    @property
+    def registry_table(self) -> str:
+        return f"{self.prefix}-registry"
+
+    @property
+    def sessions_table(self) -> str:
+        return f"{self.prefix}-sessions"
+
+    @property
+    def rejected_frames_table(self) -> str:
+        return f"{self.prefix}-rejected-frames"
+
+    @property
+    def ingest_queue(self) -> str:
+        return f"{self.prefix}-ingest"
+
+    @property
+    def ingest_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-ingest-dlq"
+
+    @property
+    def ingest_rule(self) -> str:
+        # IoT rule names allow letters, digits and underscores only.
+        return f"{self.prefix.replace('-', '_')}_ocpp_ingest"
+
+    @property
+    def billing_state_machine(self) -> str:
+        return f"{self.prefix}-close-and-invoice"
+
+    @property
+    def fleet_api(self) -> str:
+        return f"{self.prefix}-fleet-api"
+
+    @property
+    def user_pool(self) -> str:
+        return f"{self.prefix}-fleet-users"
+
+    def function(self, key: str) -> str:
+        if key not in FUNCTIONS:
+            raise KeyError(f"unknown function {key!r}; known: {sorted(FUNCTIONS)}")
+        return f"{self.prefix}-{key}"
+
+    def invoice_bucket(self, account: str, region: str) -> str:
+        # Bucket names are global: account and region make them unique per deployment.
+        return f"{self.prefix}-invoices-{account}-{region}"
+
+
+# Environment variables CDK sets on the functions and each function's settings model reads.
+ENV_REGISTRY_TABLE = "REGISTRY_TABLE"
+ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
+ENV_REJECTED_FRAMES_TABLE = "REJECTED_FRAMES_TABLE"
+ENV_INVOICE_BUCKET = "INVOICE_BUCKET"
+ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
+ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
+
+# Claims the fleet API reads from the Cognito authorizer (and the local one that imitates it).
+CLAIM_FLEET_ID = "custom:fleet_id"
+CLAIM_GROUPS = "cognito:groups"

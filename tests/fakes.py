@@ -1,0 +1,126 @@
+"""In-memory stand-ins for the ports in `shared.domain.ports`, for unit tests with no AWS at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain.errors import SessionNotFound, SessionStateConflict, SiteNotFound
+from shared.domain.ports import ConnectorStatusReport, StopFacts
+from shared.models.registry import (
+    ChargerPlacement,
+    Fleet,
+    Operator,
+    RegistryDocument,
+    Site,
+    TokenGrant,
+)
+from shared.models.sessions import MeterSample, Session, SessionStatus
+
+
+@dataclass
+class FakeRegistry:
+    document: RegistryDocument
+    counter: int = 0
+    boots: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    heartbeats: list[tuple[str, datetime]] = field(default_factory=list)
+    statuses: list[ConnectorStatusReport] = field(default_factory=list)
+
+    def placement(self, charge_point_id: str) -> ChargerPlacement | None:
+        for charger in self.document.chargers:
+            if charger.id == charge_point_id:
+                return ChargerPlacement(charger=charger, site=self.site(charger.site_id))
+        return None
+
+    def token(self, id_tag: str) -> TokenGrant:
+        for token in self.document.tokens:
+            if token.id_tag == id_tag:
+                return TokenGrant(**token.model_dump())
+        return TokenGrant(id_tag=id_tag, status="Invalid")
+
+    def site(self, site_id: str) -> Site:
+        for site in self.document.sites:
+            if site.id == site_id:
+                return site
+        raise SiteNotFound(site_id)
+
+    def operator(self) -> Operator:
+        return self.document.operator
+
+    def fleet(self, fleet_id: str) -> Fleet:
+        return next(f for f in self.document.fleets if f.id == fleet_id)
+
+    def next_transaction_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def record_boot(self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime) -> None:
+        self.boots.append((charge_point_id, details))
+
+    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        self.heartbeats.append((charge_point_id, at))
+
+    def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None:
+        self.statuses.append(report)
+
+
+@dataclass
+class FakeSessions:
+    items: dict[str, Session] = field(default_factory=dict)
+
+    def start(self, session: Session) -> None:
+        self.items[session.session_id] = session
+
+    def _owned(self, session_id: str, charge_point_id: str) -> Session:
+        session = self.items.get(session_id)
+        if session is None:
+            raise SessionNotFound(session_id)
+        if session.charge_point_id != charge_point_id:
+            raise SessionStateConflict(f"session {session_id} belongs to another charger")
+        return session
+
+    def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None:
+        session = self._owned(session_id, charge_point_id)
+        last = samples[-1]
+        self.items[session_id] = session.model_copy(
+            update={
+                "samples": [*session.samples, *samples],
+                "latest_register_wh": last.energy_wh or session.latest_register_wh,
+                "latest_power_w": last.power_w,
+                "latest_soc_percent": last.soc_percent or session.latest_soc_percent,
+            }
+        )
+
+    def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None:
+        session = self._owned(session_id, charge_point_id)
+        self.items[session_id] = session.model_copy(
+            update={
+                "ended_at": stop.ended_at,
+                "meter_stop_wh": stop.meter_stop_wh,
+                "stop_reason": stop.reason,
+                "status": SessionStatus.ACTIVE,
+                "samples": [*session.samples, *stop.samples],
+            }
+        )
+
+    def get(self, session_id: str) -> Session:
+        if session_id not in self.items:
+            raise SessionNotFound(session_id)
+        return self.items[session_id]
+
+
+@dataclass
+class FakeWorkflow:
+    closed: list[str] = field(default_factory=list)
+
+    def close_and_invoice(self, session_id: str) -> None:
+        self.closed.append(session_id)
+
+
+@dataclass
+class FakeLink:
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def send(self, charge_point_id: str, frame: str) -> None:
+        self.sent.append((charge_point_id, frame))
