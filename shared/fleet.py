@@ -60,7 +60,9 @@ def charger_state(connectors: list[ConnectorState]) -> str:
     return "available"
 
 
-def _charger_view(charger: Charger, connectors: list[ConnectorState], state: ChargerState | None) -> ChargerView:
+def _charger_view(
+    charger: Charger, connectors: list[ConnectorState], state: ChargerState | None
+) -> ChargerView:
     return ChargerView(
         charge_point_id=charger.id,
         site_id=charger.site_id,
@@ -141,7 +143,9 @@ class FleetQueries:
         )
 
     def chargers(self, fleet_id: str) -> ChargerList:
-        return ChargerList(fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id)))
+        return ChargerList(
+            fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id))
+        )
 
     def session(self, fleet_id: str, session_id: str) -> SessionDetail:
         session = self._sessions.get(session_id)
@@ -167,7 +171,9 @@ class FleetQueries:
             meter_curve=[
                 MeterPoint(
                     at=s.timestamp,
-                    energy_kwh=_kilo(s.energy_wh - session.meter_start_wh) if s.energy_wh is not None else None,
+                    energy_kwh=_kilo(s.energy_wh - session.meter_start_wh)
+                    if s.energy_wh is not None
+                    else None,
                     power_kw=_kilo(s.power_w),
                     soc_percent=s.soc_percent,
                 )

@@ -64,7 +64,10 @@ def build_resolver(queries: Callable[[], FleetQueries]) -> APIGatewayRestResolve
         summary="One charging session of the caller's fleet",
         responses={
             **_PROBLEM_RESPONSES,
-            404: {"description": "No such session in this fleet", "content": {PROBLEM_JSON: {"model": Problem}}},
+            404: {
+                "description": "No such session in this fleet",
+                "content": {PROBLEM_JSON: {"model": Problem}},
+            },
         },
         security=SECURITY,
         tags=["sessions"],
@@ -98,7 +101,9 @@ def build_resolver(queries: Callable[[], FleetQueries]) -> APIGatewayRestResolve
 
     @app.not_found
     def _no_route(exc: Exception) -> Response[str]:
-        return _problem(404, "Not Found", f"no route {app.current_event.http_method} {app.current_event.path}")
+        return _problem(
+            404, "Not Found", f"no route {app.current_event.http_method} {app.current_event.path}"
+        )
 
     return app
 
@@ -111,7 +116,9 @@ def openapi_json(resolver: APIGatewayRestResolver | None = None) -> str:
         description="Fleet status, sessions and chargers for fleet apps. Authenticate with a Cognito ID "
         "token (`Authorization: Bearer …`) whose `custom:fleet_id` claim names your fleet. Decimal "
         "values are JSON strings.",
-        security_schemes={"cognito": HTTPBearer(bearerFormat="JWT", description="Cognito user pool ID token")},
+        security_schemes={
+            "cognito": HTTPBearer(bearerFormat="JWT", description="Cognito user pool ID token")
+        },
     )
 
 

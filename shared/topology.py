@@ -21,8 +21,7 @@ OUTBOUND_QOS = 1
 # rule engine, where an operator would never see it. `timestamp()` is the broker's receive time
 # in epoch milliseconds.
 INGEST_RULE_SQL = (
-    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, "
-    "timestamp() AS receivedAt FROM '+/in'"
+    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, timestamp() AS receivedAt FROM '+/in'"
 )
 INGEST_RULE_SQL_VERSION = "2016-03-23"
 

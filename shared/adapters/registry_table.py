@@ -170,7 +170,9 @@ class RegistryTable:
             if kind == "site":
                 inventory.sites.append(Site.model_validate(record))
             elif kind == "charger":
-                inventory.chargers.append(Charger.model_validate({k: v for k, v in record.items() if k != "fleet_id"}))
+                inventory.chargers.append(
+                    Charger.model_validate({k: v for k, v in record.items() if k != "fleet_id"})
+                )
             elif kind == "charger_state":
                 state = ChargerState(**record)
                 inventory.charger_states[state.charge_point_id] = state
@@ -275,13 +277,25 @@ class RegistryTable:
         items += [_item(f"FLEET#{f.id}", f.id, "FLEET", "fleet", f) for f in document.fleets]
         items += [_item(f"SITE#{s.id}", s.fleet_id, f"SITE#{s.id}", "site", s) for s in document.sites]
         items += [
-            _item(f"CHARGER#{c.id}", site_fleet[c.site_id], f"CHARGER#{c.id}", "charger", c,
-                  fleet_id=site_fleet[c.site_id])
+            _item(
+                f"CHARGER#{c.id}",
+                site_fleet[c.site_id],
+                f"CHARGER#{c.id}",
+                "charger",
+                c,
+                fleet_id=site_fleet[c.site_id],
+            )
             for c in document.chargers
         ]
-        items += [_item(f"VEHICLE#{v.id}", v.fleet_id, f"VEHICLE#{v.id}", "vehicle", v) for v in document.vehicles]
-        items += [_item(f"DRIVER#{d.id}", d.fleet_id, f"DRIVER#{d.id}", "driver", d) for d in document.drivers]
-        items += [_item(f"TOKEN#{t.id_tag}", t.fleet_id, f"TOKEN#{t.id_tag}", "token", t) for t in document.tokens]
+        items += [
+            _item(f"VEHICLE#{v.id}", v.fleet_id, f"VEHICLE#{v.id}", "vehicle", v) for v in document.vehicles
+        ]
+        items += [
+            _item(f"DRIVER#{d.id}", d.fleet_id, f"DRIVER#{d.id}", "driver", d) for d in document.drivers
+        ]
+        items += [
+            _item(f"TOKEN#{t.id_tag}", t.fleet_id, f"TOKEN#{t.id_tag}", "token", t) for t in document.tokens
+        ]
         with aws_errors("import registry"), self._table.batch_writer() as batch:
             for item in items:
                 batch.put_item(Item=item)
@@ -295,7 +309,9 @@ class RegistryTable:
         }
 
 
-def _item(pk: str, fleet_id: str | None, gsi1sk: str | None, kind: str, record: Any, **extra: Any) -> dict[str, Any]:
+def _item(
+    pk: str, fleet_id: str | None, gsi1sk: str | None, kind: str, record: Any, **extra: Any
+) -> dict[str, Any]:
     item: dict[str, Any] = {"pk": pk, "sk": _META, "kind": kind, **record.model_dump(mode="json"), **extra}
     if fleet_id is not None and gsi1sk is not None:
         item["gsi1pk"] = f"FLEET#{fleet_id}"

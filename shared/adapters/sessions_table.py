@@ -221,7 +221,10 @@ class SessionsTable:
         return item_to_session(result["Attributes"])
 
     def active_for_fleet(self, fleet_id: str) -> list[Session]:
-        return [item_to_session(i) for i in self._query(ACTIVE_BY_FLEET_INDEX, Key("active_fleet_id").eq(fleet_id))]
+        return [
+            item_to_session(i)
+            for i in self._query(ACTIVE_BY_FLEET_INDEX, Key("active_fleet_id").eq(fleet_id))
+        ]
 
     def for_fleet(self, fleet_id: str) -> list[Session]:
         return [item_to_session(i) for i in self._query(BY_FLEET_STARTED_INDEX, Key("fleet_id").eq(fleet_id))]

@@ -60,6 +60,4 @@ def build_invoice(priced: PricedSession, seller: Operator, buyer: Fleet, issued_
 
 def invoice_key(invoice: Invoice) -> str:
     ended_local = invoice.session.ended_at_local
-    return (
-        f"{INVOICE_PREFIX}/{invoice.buyer.id}/{ended_local:%Y}/{ended_local:%m}/{invoice.invoice_id}.json"
-    )
+    return f"{INVOICE_PREFIX}/{invoice.buyer.id}/{ended_local:%Y}/{ended_local:%m}/{invoice.invoice_id}.json"

@@ -121,7 +121,9 @@ class CentralSystem16:
 
     # --- replies -----------------------------------------------------------------------------
 
-    def _result(self, action: str, message_id: str, payload: dict[str, Any], problem: str | None = None) -> Outcome:
+    def _result(
+        self, action: str, message_id: str, payload: dict[str, Any], problem: str | None = None
+    ) -> Outcome:
         # Every reply is checked against the official schema before it leaves: a bug here must
         # surface as an error in our logs, not as a charger that silently rejects our answer.
         invalid = framing.schema_problem(framing.CALL_RESULT, action, payload, VERSION, message_id)
@@ -141,7 +143,11 @@ class CentralSystem16:
     # --- actions -----------------------------------------------------------------------------
 
     def _boot_notification(
-        self, message_id: str, charge_point_id: str, placement: ChargerPlacement | None, payload: dict[str, Any]
+        self,
+        message_id: str,
+        charge_point_id: str,
+        placement: ChargerPlacement | None,
+        payload: dict[str, Any],
     ) -> Outcome:
         now = self._clock()
         if placement is None:
@@ -267,7 +273,9 @@ class CentralSystem16:
         self._workflow.close_and_invoice(session_id)
         return self._result("StopTransaction", message_id, reply, _joined(problems))
 
-    def _data_transfer(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
+    def _data_transfer(
+        self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
+    ) -> Outcome:
         return self._result(
             "DataTransfer",
             message_id,

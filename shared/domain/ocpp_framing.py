@@ -73,7 +73,9 @@ def parse_frame(raw: bytes, version: OcppVersion) -> Call | Response | FrameProb
     try:
         message = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        return FrameProblem(f"payload is not valid JSON: {exc.msg} at {exc.pos}", error_code(version, "format"))
+        return FrameProblem(
+            f"payload is not valid JSON: {exc.msg} at {exc.pos}", error_code(version, "format")
+        )
     if not isinstance(message, list) or not message:
         return FrameProblem("an OCPP-J frame is a JSON array", error_code(version, "format"))
     message_type = message[0]
@@ -88,16 +90,16 @@ def parse_frame(raw: bytes, version: OcppVersion) -> Call | Response | FrameProb
                 "a Call is [2, messageId, action, payload]", error_code(version, "format"), message_id
             )
         if not isinstance(message[3], dict):
-            return FrameProblem("a Call's payload is a JSON object", error_code(version, "format"), message_id)
+            return FrameProblem(
+                "a Call's payload is a JSON object", error_code(version, "format"), message_id
+            )
         return Call(message_id, message[2], message[3])
     if message_type in (CALL_RESULT, CALL_ERROR):
         expected = 3 if message_type == CALL_RESULT else 5
         if len(message) != expected or message_id is None:
             return FrameProblem("malformed CallResult/CallError", error_code(version, "format"), None)
         return Response(message_type, message_id, message[2:])
-    return FrameProblem(
-        f"unknown message type {message_type!r}", error_code(version, "format"), message_id
-    )
+    return FrameProblem(f"unknown message type {message_type!r}", error_code(version, "format"), message_id)
 
 
 @cache

@@ -88,7 +88,9 @@ class SessionDetail(BaseModel):
     power_kw: Decimal | None
     soc_percent: Decimal | None
     stop_reason: str | None
-    invoice_key: str | None = Field(description="Key of the invoice JSON in the invoice bucket, once invoiced")
+    invoice_key: str | None = Field(
+        description="Key of the invoice JSON in the invoice bucket, once invoiced"
+    )
     meter_curve: list[MeterPoint]
 
 

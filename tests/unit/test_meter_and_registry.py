@@ -39,7 +39,12 @@ def test_per_phase_power_adds_up_and_default_measurand_is_the_energy_register():
 
 def test_unreadable_values_are_reported_not_guessed():
     readings = read_meter_values(
-        [{"timestamp": "2026-11-23T07:15:00Z", "sampledValue": [{"value": "12,5"}, {"value": "1", "unit": "MWh"}]}]
+        [
+            {
+                "timestamp": "2026-11-23T07:15:00Z",
+                "sampledValue": [{"value": "12,5"}, {"value": "1", "unit": "MWh"}],
+            }
+        ]
     )
     assert readings.samples == []
     assert any("not a number" in p for p in readings.problems)
@@ -55,7 +60,11 @@ def test_signed_meter_data_is_skipped():
 
 def test_example_registry_is_valid():
     document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
-    assert len(document.chargers) == 10 and len(document.vehicles) == 15 and len({s.id for s in document.sites}) == 3
+    assert (
+        len(document.chargers) == 10
+        and len(document.vehicles) == 15
+        and len({s.id for s in document.sites}) == 3
+    )
 
 
 def test_broken_references_are_all_named_at_once():

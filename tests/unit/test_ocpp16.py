@@ -27,22 +27,35 @@ def start(central: CentralSystem16, id_tag: str = "RFID0001", meter_start: int =
         frame(
             "s1",
             "StartTransaction",
-            {"connectorId": connector, "idTag": id_tag, "meterStart": meter_start, "timestamp": "2026-11-23T07:00:00Z"},
+            {
+                "connectorId": connector,
+                "idTag": id_tag,
+                "meterStart": meter_start,
+                "timestamp": "2026-11-23T07:00:00Z",
+            },
         ),
     )
 
 
 def test_registered_charger_boot_is_accepted_with_heartbeat_interval(central, registry: FakeRegistry):
     # Given a registered charger, When it boots
-    outcome = central.handle(CP, frame("1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}))
+    outcome = central.handle(
+        CP, frame("1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+    )
     # Then it is accepted, told the time and its heartbeat interval, and the boot is recorded
-    assert reply(outcome) == [3, "1", {"status": "Accepted", "currentTime": "2026-11-23T12:00:00.000Z", "interval": 300}]
+    assert reply(outcome) == [
+        3,
+        "1",
+        {"status": "Accepted", "currentTime": "2026-11-23T12:00:00.000Z", "interval": 300},
+    ]
     assert registry.boots == [(CP, {"chargePointVendor": "V", "chargePointModel": "M"})]
     assert outcome.problem is None
 
 
 def test_unregistered_charger_boot_is_rejected_and_kept(central):
-    outcome = central.handle("STRANGER", frame("1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}))
+    outcome = central.handle(
+        "STRANGER", frame("1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+    )
     assert reply(outcome)[2]["status"] == "Rejected"
     assert "unregistered" in outcome.problem
 
@@ -54,20 +67,33 @@ def test_unregistered_charger_cannot_start_a_transaction(central, sessions: Fake
 
 
 def test_heartbeat_answers_current_time(central, registry):
-    assert reply(central.handle(CP, frame("h", "Heartbeat", {}))) == [3, "h", {"currentTime": "2026-11-23T12:00:00.000Z"}]
+    assert reply(central.handle(CP, frame("h", "Heartbeat", {}))) == [
+        3,
+        "h",
+        {"currentTime": "2026-11-23T12:00:00.000Z"},
+    ]
     assert registry.heartbeats[0][0] == CP
 
 
 def test_status_notification_keeps_connector_state(central, registry):
-    payload = {"connectorId": 2, "errorCode": "GroundFailure", "status": "Faulted", "timestamp": "2026-11-23T07:00:00Z"}
+    payload = {
+        "connectorId": 2,
+        "errorCode": "GroundFailure",
+        "status": "Faulted",
+        "timestamp": "2026-11-23T07:00:00Z",
+    }
     assert reply(central.handle(CP, frame("st", "StatusNotification", payload))) == [3, "st", {}]
     report = registry.statuses[0]
     assert (report.connector_id, report.status, report.error_code) == (2, "Faulted", "GroundFailure")
 
 
-@pytest.mark.parametrize(("id_tag", "status"), [("RFID0001", "Accepted"), ("RFID-BLOCKED", "Blocked"), ("NOPE", "Invalid")])
+@pytest.mark.parametrize(
+    ("id_tag", "status"), [("RFID0001", "Accepted"), ("RFID-BLOCKED", "Blocked"), ("NOPE", "Invalid")]
+)
 def test_authorize_looks_the_token_up(central, id_tag, status):
-    assert reply(central.handle(CP, frame("a", "Authorize", {"idTag": id_tag})))[2] == {"idTagInfo": {"status": status}}
+    assert reply(central.handle(CP, frame("a", "Authorize", {"idTag": id_tag})))[2] == {
+        "idTagInfo": {"status": status}
+    }
 
 
 def test_start_transaction_assigns_unique_ids_and_records_who_charges(central, sessions: FakeSessions):
@@ -116,7 +142,11 @@ def test_meter_values_in_kwh_are_stored_in_wh(central, sessions):
 
 
 def test_meter_values_for_an_unknown_transaction_are_answered_and_kept(central):
-    payload = {"connectorId": 1, "transactionId": 99, "meterValue": [{"timestamp": "2026-11-23T07:15:00Z", "sampledValue": [{"value": "1"}]}]}
+    payload = {
+        "connectorId": 1,
+        "transactionId": 99,
+        "meterValue": [{"timestamp": "2026-11-23T07:15:00Z", "sampledValue": [{"value": "1"}]}],
+    }
     outcome = central.handle(CP, frame("m", "MeterValues", payload))
     assert reply(outcome) == [3, "m", {}]
     assert f"{CP}:99" in outcome.problem
@@ -124,8 +154,16 @@ def test_meter_values_for_an_unknown_transaction_are_answered_and_kept(central):
 
 def test_stop_transaction_ends_the_session_and_starts_billing_once(central, sessions, workflow: FakeWorkflow):
     start(central)
-    stop = {"transactionId": 1, "meterStop": 30_500, "timestamp": "2026-11-23T09:00:00Z", "idTag": "RFID0001", "reason": "Local"}
-    assert reply(central.handle(CP, frame("x", "StopTransaction", stop)))[2] == {"idTagInfo": {"status": "Accepted"}}
+    stop = {
+        "transactionId": 1,
+        "meterStop": 30_500,
+        "timestamp": "2026-11-23T09:00:00Z",
+        "idTag": "RFID0001",
+        "reason": "Local",
+    }
+    assert reply(central.handle(CP, frame("x", "StopTransaction", stop)))[2] == {
+        "idTagInfo": {"status": "Accepted"}
+    }
     session = sessions.items[f"{CP}:1"]
     assert session.meter_stop_wh == Decimal(30_500) and session.stop_reason == "Local"
     assert workflow.closed == [f"{CP}:1"]
@@ -180,9 +218,15 @@ def test_data_transfer_is_answered_unknown_vendor(central):
 
 
 def test_firmware_status_is_acknowledged(central):
-    assert reply(central.handle(CP, frame("f", "FirmwareStatusNotification", {"status": "Idle"}))) == [3, "f", {}]
+    assert reply(central.handle(CP, frame("f", "FirmwareStatusNotification", {"status": "Idle"}))) == [
+        3,
+        "f",
+        {},
+    ]
 
 
 def test_supported_actions_are_listed(registry):
     central = CentralSystem16(registry, FakeSessions(), FakeWorkflow())
-    assert {"BootNotification", "StartTransaction", "StopTransaction", "MeterValues"} <= set(central.supported_actions)
+    assert {"BootNotification", "StartTransaction", "StopTransaction", "MeterValues"} <= set(
+        central.supported_actions
+    )

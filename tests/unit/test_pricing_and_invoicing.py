@@ -38,8 +38,14 @@ def priced(session: ClosedSession) -> PricedSession:
     lines = pricing.price_lines(session, TARIFF)
     vat = pricing.vat_breakdown(lines)
     return PricedSession(
-        session=session, tariff=TARIFF, site_name="Depå", time_zone="Europe/Stockholm", currency="SEK",
-        lines=lines, vat=vat, totals=pricing.totals(lines, vat),
+        session=session,
+        tariff=TARIFF,
+        site_name="Depå",
+        time_zone="Europe/Stockholm",
+        currency="SEK",
+        lines=lines,
+        vat=vat,
+        totals=pricing.totals(lines, vat),
     )
 
 

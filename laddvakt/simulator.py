@@ -1,0 +1,311 @@
+"""Simulated OCPP 1.6J chargers over MQTT, and a compressed day of charging for them to play.
+
+Frames are built from the `ocpp` package's message classes (a real OCPP implementation nobody here
+wrote), published on `{chargePointId}/in`, and each charger waits for the reply on
+`{chargePointId}/out` before its next Call, as OCPP-J requires.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+from ocpp.v16 import call, call_result
+
+from shared.models.registry import RegistryDocument
+from shared.topology import inbound_topic, outbound_topic
+
+METER_INTERVAL = timedelta(minutes=15)
+
+
+class CallErrorReceived(RuntimeError):
+    def __init__(self, frame: list[Any]) -> None:
+        super().__init__(f"{frame[2]}: {frame[3]}")
+        self.code = frame[2]
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class SimulatedCharger:
+    """One charger's MQTT connection: sends Calls and waits for their replies."""
+
+    def __init__(self, charge_point_id: str, host: str, port: int, timeout: float = 30.0) -> None:
+        self.id = charge_point_id
+        self._timeout = timeout
+        self._pending: dict[str, tuple[threading.Event, list[Any]]] = {}
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{charge_point_id}", protocol=mqtt.MQTTv311
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.connect(host, port, keepalive=60)
+        self._client.loop_start()
+        if not self._subscribed.wait(timeout):
+            raise TimeoutError(f"{charge_point_id}: could not subscribe to {outbound_topic(charge_point_id)}")
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(outbound_topic(self.id), qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        frame = json.loads(message.payload)
+        with self._lock:
+            waiting = self._pending.get(frame[1])
+        if waiting is not None:
+            waiting[1].append(frame)
+            waiting[0].set()
+
+    def send_raw(self, payload: bytes, message_id: str | None = None) -> list[Any] | None:
+        """Publish bytes as they are; wait for the reply when a message id is expected."""
+        event = threading.Event()
+        box: list[Any] = []
+        if message_id is not None:
+            with self._lock:
+                self._pending[message_id] = (event, box)
+        self._client.publish(inbound_topic(self.id), payload, qos=1).wait_for_publish(self._timeout)
+        if message_id is None:
+            return None
+        try:
+            if not event.wait(self._timeout):
+                raise TimeoutError(f"{self.id}: no reply to message {message_id} within {self._timeout} s")
+        finally:
+            with self._lock:
+                self._pending.pop(message_id, None)
+        return list(box[0])
+
+    def call(self, message: Any) -> dict[str, Any]:
+        """Send one `ocpp.v16.call.*` message and return the CallResult payload."""
+        message_id = uuid.uuid4().hex[:16]
+        action = type(message).__name__
+        payload = snake_to_camel_case(remove_nones(asdict(message)))
+        frame = self.send_raw(json.dumps([2, message_id, action, payload]).encode(), message_id)
+        assert frame is not None
+        if frame[0] == 4:
+            raise CallErrorReceived(frame)
+        result: dict[str, Any] = frame[2]
+        # Parse into the ocpp package's CallResult class to prove the reply has its shape.
+        getattr(call_result, action)(**camel_to_snake_case(result))
+        return result
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+# --- the simulated day ---------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedSession:
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    vehicle_id: str | None
+    arrival: datetime
+    departure: datetime | None  # None: still plugged in when the day ends
+    battery_kwh: Decimal
+    soc_start: Decimal
+    max_power_kw: Decimal
+
+
+@dataclass
+class PlayedSession:
+    plan: PlannedSession
+    transaction_id: int | None
+    meter_start_wh: int
+    meter_stop_wh: int | None
+    accepted: bool
+
+    @property
+    def energy_wh(self) -> int | None:
+        return None if self.meter_stop_wh is None else self.meter_stop_wh - self.meter_start_wh
+
+
+@dataclass
+class DayPlan:
+    day: date
+    sessions: list[PlannedSession]
+    bad_frames: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+def plan_day(document: RegistryDocument, day: date, seed: int = 7, still_plugged_in: int = 2) -> DayPlan:
+    """A working day: each connector serves one to three visits; a few cars stay plugged in."""
+    rng = random.Random(seed)
+    sites = {s.id: s for s in document.sites}
+    vehicles = {v.id: v for v in document.vehicles}
+    tokens_by_fleet: dict[str, list[Any]] = {}
+    for token in document.tokens:
+        if token.status == "Accepted" and token.vehicle_id:
+            tokens_by_fleet.setdefault(token.fleet_id, []).append(token)
+    sessions: list[PlannedSession] = []
+    for charger in document.chargers:
+        site = sites[charger.site_id]
+        zone = ZoneInfo(site.time_zone)
+        fleet_tokens = tokens_by_fleet[site.fleet_id]
+        for connector in range(1, charger.connectors + 1):
+            at = datetime.combine(day, time(6, 0), zone) + timedelta(minutes=rng.randint(0, 180))
+            for _ in range(rng.randint(1, 3)):
+                token = rng.choice(fleet_tokens)
+                vehicle = vehicles[token.vehicle_id]
+                dwell = timedelta(minutes=rng.randint(60, 300))
+                sessions.append(
+                    PlannedSession(
+                        charge_point_id=charger.id,
+                        connector_id=connector,
+                        id_tag=token.id_tag,
+                        vehicle_id=vehicle.id,
+                        arrival=at,
+                        departure=at + dwell,
+                        battery_kwh=vehicle.battery_kwh or Decimal(60),
+                        soc_start=Decimal(rng.randint(10, 55)),
+                        max_power_kw=charger.max_power_kw,
+                    )
+                )
+                at = at + dwell + timedelta(minutes=rng.randint(20, 120))
+                if at.time() > time(21, 0) or at.date() != day:
+                    break
+    # The last visits of the evening stay plugged in overnight, so the fleet view shows them live.
+    for session in sorted(sessions, key=lambda s: s.arrival)[-still_plugged_in:]:
+        session.departure = None
+    first = document.chargers[0].id
+    bad = {
+        first: [
+            b"{this is not json",
+            json.dumps([2, "bad-action", "Frobnicate", {}]).encode(),
+            json.dumps([2, "bad-schema", "Authorize", {"idTag": 12345}]).encode(),
+        ]
+    }
+    return DayPlan(day=day, sessions=sessions, bad_frames=bad)
+
+
+def _power_kw(plan: PlannedSession, soc: Decimal) -> Decimal:
+    # Constant current to 80 %, then a linear taper to a fifth of the power at 100 % (CC/CV).
+    if soc < 80:
+        return plan.max_power_kw
+    return plan.max_power_kw * (Decimal(1) - (soc - 80) / 25)
+
+
+def _wh(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class ChargerScript:
+    """Plays one charger's part of the day, connector visits in time order."""
+
+    def __init__(self, charger: SimulatedCharger, plans: list[PlannedSession], rng: random.Random) -> None:
+        self.charger = charger
+        self.plans = sorted(plans, key=lambda p: p.arrival)
+        # Lifetime energy registers: a session's energy is the difference, never the reading.
+        self.registers = {p.connector_id: rng.randint(100_000, 5_000_000) for p in plans}
+        self.played: list[PlayedSession] = []
+
+    def _status(self, connector: int, status: str, at: datetime) -> None:
+        self.charger.call(
+            call.StatusNotification(
+                connector_id=connector, error_code="NoError", status=status, timestamp=_iso(at)
+            )
+        )
+
+    def boot(self, at: datetime, connectors: int) -> None:
+        reply = self.charger.call(
+            call.BootNotification(charge_point_vendor="Laddvakt Sim", charge_point_model="AC22")
+        )
+        if reply["status"] != "Accepted":
+            raise RuntimeError(f"{self.charger.id}: boot was {reply['status']}")
+        for connector in range(0, connectors + 1):
+            self._status(connector, "Available", at)
+
+    def play(self, plan: PlannedSession, on_frame: Callable[[], None]) -> PlayedSession:
+        connector = plan.connector_id
+        self._status(connector, "Preparing", plan.arrival)
+        meter_start = self.registers[connector]
+        reply = self.charger.call(
+            call.StartTransaction(
+                connector_id=connector,
+                id_tag=plan.id_tag,
+                meter_start=meter_start,
+                timestamp=_iso(plan.arrival),
+            )
+        )
+        on_frame()
+        transaction_id = int(reply["transactionId"])
+        if reply["idTagInfo"]["status"] != "Accepted":
+            self._status(connector, "Available", plan.arrival)
+            return PlayedSession(plan, transaction_id, meter_start, meter_start, accepted=False)
+        self._status(connector, "Charging", plan.arrival)
+        soc, at, energy_wh = plan.soc_start, plan.arrival, Decimal(0)
+        end = plan.departure or (plan.arrival + timedelta(hours=3))
+        charging = True
+        while at + METER_INTERVAL <= end:
+            power = _power_kw(plan, soc) if soc < 100 else Decimal(0)
+            step_kwh = power * Decimal(METER_INTERVAL.total_seconds()) / 3600
+            soc = min(Decimal(100), soc + step_kwh / plan.battery_kwh * 100)
+            energy_wh += step_kwh * 1000
+            at += METER_INTERVAL
+            if charging and power == 0:
+                charging = False
+                self._status(connector, "SuspendedEV", at)
+            self.charger.call(
+                call.MeterValues(
+                    connector_id=connector,
+                    transaction_id=transaction_id,
+                    meter_value=[
+                        {
+                            "timestamp": _iso(at),
+                            "sampled_value": [
+                                {
+                                    "value": str(meter_start + _wh(energy_wh)),
+                                    "unit": "Wh",
+                                    "measurand": "Energy.Active.Import.Register",
+                                    "context": "Sample.Periodic",
+                                },
+                                {
+                                    "value": str(power.quantize(Decimal("0.01"))),
+                                    "unit": "kW",
+                                    "measurand": "Power.Active.Import",
+                                    "context": "Sample.Periodic",
+                                },
+                                {
+                                    "value": str(soc.quantize(Decimal(1))),
+                                    "unit": "Percent",
+                                    "measurand": "SoC",
+                                    "context": "Sample.Periodic",
+                                },
+                            ],
+                        }
+                    ],
+                )
+            )
+            on_frame()
+        meter_now = meter_start + _wh(energy_wh)
+        if plan.departure is None:
+            self.registers[connector] = meter_now
+            return PlayedSession(plan, transaction_id, meter_start, None, accepted=True)
+        self._status(connector, "Finishing", plan.departure)
+        self.charger.call(
+            call.StopTransaction(
+                meter_stop=meter_now,
+                timestamp=_iso(plan.departure),
+                transaction_id=transaction_id,
+                id_tag=plan.id_tag,
+                reason="EVDisconnected",
+            )
+        )
+        on_frame()
+        self._status(connector, "Available", plan.departure)
+        self.registers[connector] = meter_now
+        return PlayedSession(plan, transaction_id, meter_start, meter_now, accepted=True)

@@ -1,0 +1,33 @@
+"""The committed OpenAPI document is what fleet apps build against: it must match the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.fleet_api import openapi_json
+
+pytestmark = pytest.mark.contract
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_committed_openapi_matches_the_routes():
+    generated = json.loads(openapi_json())
+    committed = json.loads(COMMITTED.read_text())
+    assert committed == generated, "docs/openapi.json is stale: run `make openapi` and commit it"
+
+
+def test_every_route_requires_the_cognito_token():
+    document = json.loads(COMMITTED.read_text())
+    assert document["components"]["securitySchemes"]["cognito"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("security") == [{"cognito": []}], f"{method.upper()} {path} is not secured"
+
+
+def test_the_documented_routes_are_the_foundation_routes():
+    paths = set(json.loads(COMMITTED.read_text())["paths"])
+    assert paths == {"/fleet/status", "/sessions/{session_id}", "/chargers"}
