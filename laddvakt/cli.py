@@ -25,8 +25,14 @@ def _registry_import(args: argparse.Namespace) -> int:
             print(f"  {where}: {error['msg']}", file=sys.stderr)
         return 2
     target = resolve(args.stack, Path(args.state_dir))
-    counts = RegistryTable(target.registry_table, table=target.table(target.registry_table)).import_document(document)
-    print("imported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" into {target.registry_table}")
+    counts = RegistryTable(target.registry_table, table=target.table(target.registry_table)).import_document(
+        document
+    )
+    print(
+        "imported "
+        + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        + f" into {target.registry_table}"
+    )
     return 0
 
 
@@ -41,7 +47,9 @@ def _frames_rejected(args: argparse.Namespace) -> int:
     from shared.adapters.rejected_frames_table import RejectedFramesTable
 
     target = resolve(args.stack, Path(args.state_dir))
-    table = RejectedFramesTable(target.rejected_frames_table, table=target.table(target.rejected_frames_table))
+    table = RejectedFramesTable(
+        target.rejected_frames_table, table=target.table(target.rejected_frames_table)
+    )
     items = table.for_charger(args.charger) if args.charger else table.all()
     for item in items:
         print(json.dumps({k: v for k, v in item.items() if k != "expires_at"}, default=str))
@@ -63,7 +71,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="laddvakt", description=__doc__)
-    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="local stack state (default .laddvakt)")
+    parser.add_argument(
+        "--state-dir", default=str(DEFAULT_STATE_DIR), help="local stack state (default .laddvakt)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     from laddvakt.local.stack import add_up_arguments

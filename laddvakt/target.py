@@ -61,7 +61,12 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
     cloudformation = boto3.client("cloudformation", region_name=region)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = {"RegistryTableName", "SessionsTableName", "RejectedFramesTableName", "InvoiceBucketName"} - set(outputs)
+    missing = {
+        "RegistryTableName",
+        "SessionsTableName",
+        "RejectedFramesTableName",
+        "InvoiceBucketName",
+    } - set(outputs)
     if missing:
         raise NoTarget(f"stack {stack_name} lacks outputs {sorted(missing)}; deploy this version first")
     return Target(

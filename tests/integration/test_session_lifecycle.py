@@ -1,0 +1,286 @@
+"""A charging session through the real handlers against moto: frames in, replies out, the session
+recorded, each billing step in turn, the invoice in S3, and the fleet API reading it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from moto.backends import get_backend
+
+from tests.integration.conftest import ACCOUNT, REGION
+
+pytestmark = pytest.mark.integration
+
+CP = "LV-GBG-08"  # Kust Taxi's DC charger: 3.45 SEK/kWh + 25 % VAT
+
+
+def sqs_event(*frames: bytes | str, charge_point_id: str = CP) -> dict[str, Any]:
+    records = []
+    for i, raw in enumerate(frames):
+        body = (
+            raw
+            if isinstance(raw, str)
+            else json.dumps(
+                {
+                    "payload": base64.b64encode(raw).decode(),
+                    "chargePointId": charge_point_id,
+                    "receivedAt": 1763884800000 + i,
+                }
+            )
+        )
+        records.append(
+            {
+                "messageId": f"msg-{i}",
+                "receiptHandle": f"rh-{i}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1763884800000",
+                    "SenderId": "AIDA",
+                    "ApproximateFirstReceiveTimestamp": "1763884800001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "x",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:laddvakt-ingest",
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+def call(message_id: str, action: str, payload: dict[str, Any]) -> bytes:
+    return json.dumps([2, message_id, action, payload]).encode()
+
+
+def published(topic: str) -> list[list[Any]]:
+    backend = get_backend("iot-data")[ACCOUNT][REGION]
+    return [json.loads(payload) for t, payload in backend.published_payloads if t == topic]
+
+
+def api_event(path: str, fleet_id: str | None) -> dict[str, Any]:
+    claims = {"sub": "user-1", "cognito:groups": "fleet_manager"}
+    if fleet_id is not None:
+        claims["custom:fleet_id"] = fleet_id
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {"Accept": "application/json"},
+        "multiValueHeaders": {"Accept": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "GET",
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "req-1",
+            "accountId": ACCOUNT,
+            "apiId": "api",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {"claims": claims},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def session_id(handlers, context) -> str:
+    """Given a registered DC charger, a Kust Taxi card starts, meters and stops a session."""
+    start = {
+        "connectorId": 1,
+        "idTag": "RFID0011",
+        "meterStart": 2_000_000,
+        "timestamp": "2026-11-23T06:00:00Z",
+    }
+    result = handlers["ingest"].lambda_handler(
+        sqs_event(
+            call("b", "BootNotification", {"chargePointVendor": "Laddvakt Sim", "chargePointModel": "DC50"}),
+            call("s", "StartTransaction", start),
+        ),
+        context,
+    )
+    assert result == {"batchItemFailures": []}
+    transaction_id = published(f"{CP}/out")[-1][2]["transactionId"]
+    meter = {
+        "connectorId": 1,
+        "transactionId": transaction_id,
+        "meterValue": [
+            {
+                "timestamp": "2026-11-23T06:30:00Z",
+                "sampledValue": [
+                    {"value": "2024.5", "unit": "kWh"},
+                    {"value": "48.2", "unit": "kW", "measurand": "Power.Active.Import"},
+                    {"value": "61", "unit": "Percent", "measurand": "SoC"},
+                ],
+            }
+        ],
+    }
+    stop = {
+        "transactionId": transaction_id,
+        "meterStop": 2_041_234,
+        "timestamp": "2026-11-23T07:10:00Z",
+        "reason": "EVDisconnected",
+    }
+    handlers["ingest"].lambda_handler(sqs_event(call("m", "MeterValues", meter)), context)
+    return f"{CP}:{transaction_id}"
+
+
+def test_every_call_was_answered_on_the_out_topic(session_id):
+    replies = published(f"{CP}/out")
+    assert [r[0] for r in replies[-3:]] == [3, 3, 3]
+    assert replies[-3][2]["status"] == "Accepted"
+
+
+def test_the_active_session_shows_live_in_the_fleet_api(handlers, context, session_id):
+    response = handlers["fleet_api"].lambda_handler(api_event("/fleet/status", "kusttaxi"), context)
+    assert response["statusCode"] == 200
+    status = json.loads(response["body"])
+    charging = [v for v in status["vehicles"] if v["state"] == "charging"]
+    assert len(charging) == 1
+    assert charging[0]["session_id"] == session_id
+    assert (charging[0]["power_kw"], charging[0]["energy_kwh"], charging[0]["soc_percent"]) == (
+        "48.200",
+        "24.500",
+        "61",
+    )
+    assert status["counts"]["vehicles"]["charging"] == 1
+
+
+def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_id, aws):
+    transaction_id = int(session_id.split(":")[1])
+    stop = {
+        "transactionId": transaction_id,
+        "meterStop": 2_041_234,
+        "timestamp": "2026-11-23T07:10:00Z",
+        "reason": "EVDisconnected",
+    }
+    assert handlers["ingest"].lambda_handler(sqs_event(call("x", "StopTransaction", stop)), context) == {
+        "batchItemFailures": []
+    }
+    # StopTransaction started one execution named after the session.
+    executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)[
+        "executions"
+    ]
+    assert any(session_id.replace(":", "_") in e["name"] for e in executions)
+
+    # When the workflow's four steps run in order (each output is the next input)
+    closed = handlers["finalize_session"].lambda_handler({"session_id": session_id}, context)
+    priced = handlers["price_session"].lambda_handler(closed, context)
+    ref = handlers["write_invoice"].lambda_handler(priced, context)
+    done = handlers["mark_invoiced"].lambda_handler(ref, context)
+
+    # Then 41.234 kWh × 3.45 SEK = 142.26 net, 35.57 VAT, 177.83 total, filed under the local month
+    assert closed["energy_wh"] == "41234"
+    assert ref["key"] == f"invoices/kusttaxi/2026/11/LV-{CP}-{transaction_id}.json"
+    invoice = json.loads(
+        aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["key"])["Body"].read()
+    )
+    assert (invoice["totals"]["net"], invoice["totals"]["vat"], invoice["totals"]["gross"]) == (
+        "142.26",
+        "35.57",
+        "177.83",
+    )
+    assert invoice["buyer"]["name"] == "Kust Taxi AB" and invoice["seller"]["vat_number"] == "SE559999000101"
+    assert invoice["session"]["started_at_local"] == "2026-11-23T07:00:00+01:00"
+    assert done["status"] == "invoiced"
+
+    # And the API shows the ended session with its energy and invoice; the car is idle again
+    response = handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "kusttaxi"), context)
+    detail = json.loads(response["body"])
+    assert (detail["status"], detail["energy_kwh"], detail["invoice_key"]) == (
+        "invoiced",
+        "41.234",
+        ref["key"],
+    )
+    assert detail["meter_curve"][0]["energy_kwh"] == "24.500"
+
+
+def test_repeating_a_step_never_bills_twice(handlers, context, session_id, aws):
+    again = handlers["finalize_session"].lambda_handler({"session_id": session_id}, context)
+    priced = handlers["price_session"].lambda_handler(again, context)
+    ref = handlers["write_invoice"].lambda_handler(priced, context)
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=aws.invoice_bucket)["Contents"]]
+    assert keys.count(ref["key"]) == 1
+
+
+def test_another_fleet_cannot_read_the_session(handlers, context, session_id):
+    response = handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "nordvind"), context)
+    assert response["statusCode"] == 404
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+
+
+def test_a_token_without_a_fleet_is_forbidden(handlers, context):
+    response = handlers["fleet_api"].lambda_handler(api_event("/chargers", None), context)
+    assert response["statusCode"] == 403
+
+
+def test_chargers_show_connector_state(handlers, context):
+    status = {
+        "connectorId": 1,
+        "errorCode": "GroundFailure",
+        "status": "Faulted",
+        "timestamp": "2026-11-23T08:00:00Z",
+    }
+    handlers["ingest"].lambda_handler(
+        sqs_event(call("st", "StatusNotification", status), charge_point_id="LV-GBG-09"), context
+    )
+    response = handlers["fleet_api"].lambda_handler(api_event("/chargers", "kusttaxi"), context)
+    chargers = {c["charge_point_id"]: c for c in json.loads(response["body"])["chargers"]}
+    assert chargers["LV-GBG-09"]["state"] == "faulted"
+    assert chargers["LV-GBG-09"]["connectors"][0]["error_code"] == "GroundFailure"
+    assert set(chargers) == {"LV-GBG-08", "LV-GBG-09", "LV-GBG-10"}  # Nordvind's chargers are not listed
+
+
+def test_bad_frames_are_answered_kept_and_do_not_fail_the_batch(handlers, context, aws):
+    # Given a batch with a non-JSON frame, an unknown action and an SQS body that is not a rule document
+    result = handlers["ingest"].lambda_handler(
+        sqs_event(b"{oops", call("u", "Frobnicate", {}), "not a rule document", charge_point_id="LV-GBG-10"),
+        context,
+    )
+    # Then only the unreadable SQS body fails (SQS retries it, then the DLQ keeps it)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "msg-2"}]}
+    # And the unknown action got a CallError, and both frames are kept with their reasons
+    assert published("LV-GBG-10/out")[-1][:3] == [4, "u", "NotImplemented"]
+    kept = aws.table(aws.rejected_frames_table).query(
+        KeyConditionExpression="charge_point_id = :cp", ExpressionAttributeValues={":cp": "LV-GBG-10"}
+    )["Items"]
+    reasons = sorted(item["reason"] for item in kept)
+    assert any("not valid JSON" in r for r in reasons) and any("Frobnicate" in r for r in reasons)
+    assert base64.b64decode(next(i for i in kept if "JSON" in i["reason"])["payload_base64"]) == b"{oops"
+
+
+def test_meter_values_cost_one_write_and_no_read(handlers, context, aws, monkeypatch):
+    start = {"connectorId": 2, "idTag": "RFID0001", "meterStart": 10, "timestamp": "2026-11-23T06:00:00Z"}
+    handlers["ingest"].lambda_handler(
+        sqs_event(call("s2", "StartTransaction", start), charge_point_id="LV-STHLM-02"), context
+    )
+    transaction_id = published("LV-STHLM-02/out")[-1][2]["transactionId"]
+    calls: list[str] = []
+    table = handlers["ingest"].service.central._sessions._table  # the adapter's own table handle
+    for name in ("get_item", "query", "scan", "put_item", "update_item"):
+        original = getattr(table, name)
+        monkeypatch.setattr(
+            table, name, lambda *a, _n=name, _o=original, **k: (calls.append(_n), _o(*a, **k))[1]
+        )
+    meter = {
+        "connectorId": 2,
+        "transactionId": transaction_id,
+        "meterValue": [{"timestamp": "2026-11-23T06:15:00Z", "sampledValue": [{"value": "2510"}]}],
+    }
+    handlers["ingest"].lambda_handler(
+        sqs_event(call("m2", "MeterValues", meter), charge_point_id="LV-STHLM-02"), context
+    )
+    assert calls == ["update_item"]
+    assert aws.table(aws.sessions_table).get_item(Key={"session_id": f"LV-STHLM-02:{transaction_id}"})[
+        "Item"
+    ]["latest_register_wh"] == Decimal(2510)
