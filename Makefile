@@ -7,7 +7,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-CDK     := CDK_DISABLE_VERSION_CHECK=1 npx --no-install cdk --no-notices --no-version-reporting
+CDK     := CDK_DISABLE_VERSION_CHECK=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk --no-notices --no-version-reporting
 PYTEST_ARGS ?=
 
 $(STAMP): pyproject.toml
@@ -56,7 +56,7 @@ synth: $(STAMP) node_modules/.package-lock.json ## Synthesize the CloudFormation
 
 .PHONY: deploy
 deploy: $(STAMP) node_modules/.package-lock.json ## Deploy to the AWS account in your credentials with `cdk deploy`
-	@PATH=$(abspath $(VENV))/bin:$$PATH LADDVAKT_BUNDLE=1 $(CDK) deploy --require-approval broadening
+	@PATH=$(abspath $(VENV))/bin:$$PATH $(CDK) deploy --require-approval broadening
 
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and print results as ratios against baselines from the same run

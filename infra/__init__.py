@@ -1,0 +1,1 @@
+"""Laddvakt's AWS CDK app: one construct per concern; `infra.stack` only composes them."""

@@ -1,0 +1,102 @@
+"""The Laddvakt stack: composes one construct per concern and nothing else."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.auth import FleetAuth
+from infra.billing_workflow import BillingWorkflow
+from infra.fleet_api import FleetApi
+from infra.functions import ARCHITECTURE, RUNTIME, FunctionFactory
+from infra.ingest import Ingest, ingest_environment
+from infra.invoices import InvoiceStore
+from infra.monitoring import Monitoring
+from infra.packaging import code_asset, dependency_layer_code
+from infra.sessions import SessionStore
+from shared.topology import ENV_INVOICE_BUCKET, ENV_REGISTRY_TABLE, ENV_SESSIONS_TABLE, Names
+
+
+class LaddvaktStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, names: Names | None = None, **kwargs: object) -> None:
+        super().__init__(
+            scope, id_, description="Laddvakt: EV charging sessions, billing and fleet status", **kwargs
+        )  # type: ignore[arg-type]
+        names = names or Names()
+        layer = lambda_.LayerVersion(
+            self,
+            "dependencies",
+            code=dependency_layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Laddvakt's runtime dependencies (pyproject.toml [project].dependencies), arm64",
+        )
+        functions = FunctionFactory(names, code_asset(), layer)
+        self.store = SessionStore(self, "SessionStore", names)
+        self.invoices = InvoiceStore(self, "InvoiceStore", names)
+
+        tables = {
+            ENV_REGISTRY_TABLE: self.store.registry.table_name,
+            ENV_SESSIONS_TABLE: self.store.sessions.table_name,
+        }
+        self.billing = BillingWorkflow(
+            self,
+            "Billing",
+            names,
+            functions,
+            {**tables, ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name},
+        )
+        steps = self.billing.functions
+        self.store.sessions.grant_read_write_data(steps["finalize-session"])
+        self.store.registry.grant_read_data(steps["price-session"])
+        self.store.sessions.grant_read_data(steps["price-session"])
+        self.store.registry.grant_read_data(steps["write-invoice"])
+        self.invoices.bucket.grant_put(steps["write-invoice"])
+        self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
+
+        self.ingest = Ingest(
+            self,
+            "Ingest",
+            names,
+            functions,
+            ingest_environment(
+                self.store.registry.table_name,
+                self.store.sessions.table_name,
+                self.store.rejected_frames.table_name,
+                self.billing.state_machine.state_machine_arn,
+            ),
+        )
+        self.store.registry.grant_read_write_data(self.ingest.function)
+        self.store.sessions.grant_read_write_data(self.ingest.function)
+        self.store.rejected_frames.grant_write_data(self.ingest.function)
+        self.billing.state_machine.grant_start_execution(self.ingest.function)
+
+        self.auth = FleetAuth(self, "Auth", names)
+        self.fleet_function = functions.make(self, "fleet-api", tables)
+        self.store.registry.grant_read_data(self.fleet_function)
+        self.store.sessions.grant_read_data(self.fleet_function)
+        self.api = FleetApi(self, "FleetApi", names, self.fleet_function, self.auth.user_pool)
+
+        self.all_functions = [self.ingest.function, *steps.values(), self.fleet_function]
+        Monitoring(
+            self,
+            "Monitoring",
+            dead_letter_queue=self.ingest.dead_letter_queue,
+            state_machine=self.billing.state_machine,
+            functions=self.all_functions,
+            rule_name=names.ingest_rule,
+        )
+
+        for name, value in {
+            "ApiUrl": self.api.api.url,
+            "UserPoolId": self.auth.user_pool.user_pool_id,
+            "UserPoolClientId": self.auth.client.user_pool_client_id,
+            "InvoiceBucketName": self.invoices.bucket.bucket_name,
+            "RegistryTableName": self.store.registry.table_name,
+            "SessionsTableName": self.store.sessions.table_name,
+            "RejectedFramesTableName": self.store.rejected_frames.table_name,
+            "IngestQueueUrl": self.ingest.queue.queue_url,
+            "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
