@@ -310,10 +310,10 @@ class RegistryTable:
 
 
 def _item(
-    pk: str, fleet_id: str | None, gsi1sk: str | None, kind: str, record: Any, **extra: Any
+    pk: str, owner: str | None, gsi1sk: str | None, kind: str, record: Any, **extra: Any
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"pk": pk, "sk": _META, "kind": kind, **record.model_dump(mode="json"), **extra}
-    if fleet_id is not None and gsi1sk is not None:
-        item["gsi1pk"] = f"FLEET#{fleet_id}"
+    if owner is not None and gsi1sk is not None:
+        item["gsi1pk"] = f"FLEET#{owner}"
         item["gsi1sk"] = gsi1sk
     return item

@@ -124,6 +124,6 @@ class Context:
         return 30_000
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def context() -> Context:
     return Context()

@@ -216,7 +216,7 @@ def test_repeating_a_step_never_bills_twice(handlers, context, session_id, aws):
 def test_another_fleet_cannot_read_the_session(handlers, context, session_id):
     response = handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "nordvind"), context)
     assert response["statusCode"] == 404
-    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
 
 
 def test_a_token_without_a_fleet_is_forbidden(handlers, context):

@@ -1,0 +1,343 @@
+"""Deploys the synthesized template into moto: the same tables, queues, bucket, functions and state
+machine that `cdk deploy` creates, from the same definitions, so the local system cannot drift
+from the deployed one. Resource types with no local meaning are skipped by name, in one list;
+anything else unknown is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from laddvakt.local.template import Template, TemplateError
+from shared.topology import ENV_IOT_DATA_ENDPOINT
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ROLE = "laddvakt-local-lambda"
+
+# Types the local stack needs no copy of: permissions, logging, alarms, and the parts of AWS the
+# local stack replaces with its own pieces (the broker and bridge for IoT, the HTTP adapter and
+# local tokens for API Gateway and Cognito, the in-process runner for the dependency layer).
+NOT_DEPLOYED_LOCALLY = frozenset(
+    {
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Logs::LogGroup",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::SNS::Topic",
+        "AWS::SNS::TopicPolicy",
+        "AWS::KMS::Key",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolGroup",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Authorizer",
+        "AWS::ApiGateway::Account",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::RequestValidator",
+        "Custom::AWS",
+        "AWS::IoT::TopicRule",
+        "AWS::Lambda::EventSourceMapping",
+        "CDK::Metadata",
+    }
+)
+DEPLOYED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Lambda::Function",
+            "AWS::StepFunctions::StateMachine")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EventSource:
+    queue_url: str
+    queue_arn: str
+    function_name: str
+    batch_size: int
+    batching_window_seconds: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    name: str
+    sql: str
+    queue_url: str
+
+
+@dataclass
+class DeployedResources:
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    buckets: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
+    functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+    function_env: dict[str, dict[str, str]] = field(default_factory=dict)  # function name -> env
+    state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    event_sources: list[EventSource] = field(default_factory=list)
+    rules: list[TopicRule] = field(default_factory=list)
+    api_function: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _code_zip() -> bytes:
+    """The functions' real sources: what the deployed asset holds (moto needs a package to exist)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder in ("functions", "shared"):
+            for path in sorted((ROOT / folder).rglob("*.py")):
+                archive.write(path, path.relative_to(ROOT).as_posix())
+    return buffer.getvalue()
+
+
+class LocalDeployment:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        *,
+        endpoint_url: str | None,
+        region: str = "eu-north-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.template = Template(template, account=account, region=region)
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.account = account
+        unknown = {
+            f"{logical_id} ({resource['Type']})"
+            for logical_id, resource in self.template.resources.items()
+            if resource["Type"] not in NOT_DEPLOYED_LOCALLY and resource["Type"] not in DEPLOYED
+        }
+        if unknown:
+            raise TemplateError(f"the local stack does not know how to deploy: {sorted(unknown)}")
+
+    def _client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def create(self, kinds: set[str] | None = None) -> DeployedResources:
+        wanted = set(DEPLOYED) if kinds is None else kinds
+        deployed = DeployedResources()
+        if "AWS::DynamoDB::Table" in wanted:
+            for logical_id, resource in self.template.of_type("AWS::DynamoDB::Table").items():
+                deployed.tables[logical_id] = self._create_table(logical_id, resource["Properties"])
+        if "AWS::S3::Bucket" in wanted:
+            for logical_id, resource in self.template.of_type("AWS::S3::Bucket").items():
+                deployed.buckets[logical_id] = self._create_bucket(logical_id, resource["Properties"])
+        if "AWS::SQS::Queue" in wanted:
+            queues = self.template.of_type("AWS::SQS::Queue")
+            # Dead-letter queues first: a redrive policy names an existing queue.
+            for logical_id in sorted(
+                queues, key=lambda q: "RedrivePolicy" in queues[q].get("Properties", {})
+            ):
+                deployed.queues[logical_id] = self._create_queue(
+                    logical_id, queues[logical_id].get("Properties", {})
+                )
+        if "AWS::Lambda::Function" in wanted:
+            role = self._local_role()
+            code = _code_zip()
+            for logical_id, resource in self.template.of_type("AWS::Lambda::Function").items():
+                if "Handler" not in resource["Properties"] or not resource["Properties"][
+                    "Handler"
+                ].startswith("functions."):
+                    continue  # CDK's own helper functions (custom resource providers) run only in AWS
+                name, env = self._create_function(logical_id, resource["Properties"], role, code)
+                deployed.functions[logical_id] = name
+                deployed.function_env[name] = env
+        if "AWS::StepFunctions::StateMachine" in wanted:
+            for logical_id, resource in self.template.of_type("AWS::StepFunctions::StateMachine").items():
+                deployed.state_machines[logical_id] = self._create_state_machine(
+                    logical_id, resource["Properties"]
+                )
+        if {"AWS::Lambda::Function", "AWS::SQS::Queue"} <= wanted:
+            deployed.event_sources = self._event_sources(deployed)
+            deployed.rules = self._rules(deployed)
+            deployed.api_function = self._api_function()
+        deployed.outputs = {
+            name: self._try_resolve(output["Value"])
+            for name, output in self.template.body.get("Outputs", {}).items()
+        }
+        return deployed
+
+    def _try_resolve(self, value: Any) -> Any:
+        try:
+            return self.template.resolve(value)
+        except TemplateError:
+            return None  # an output of a part AWS alone has (the API URL, the user pool)
+
+    # --- each resource type ---------------------------------------------------------------
+
+    def _create_table(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = self.template.physical_name(logical_id)
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": properties["KeySchema"],
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if properties.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = [
+                {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+                for index in properties["GlobalSecondaryIndexes"]
+            ]
+        client = self._client("dynamodb")
+        client.create_table(**request)
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        return name
+
+    def _create_bucket(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = self.template.physical_name(logical_id)
+        s3 = self._client("s3")
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+    def _create_queue(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = self.template.physical_name(logical_id)
+        attributes: dict[str, str] = {}
+        if "VisibilityTimeout" in properties:
+            attributes["VisibilityTimeout"] = str(properties["VisibilityTimeout"])
+        if "MessageRetentionPeriod" in properties:
+            attributes["MessageRetentionPeriod"] = str(properties["MessageRetentionPeriod"])
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(
+                self.template.resolve(properties["RedrivePolicy"], logical_id)
+            )
+        url: str = self._client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.template.known[(logical_id, "Ref")] = url
+        self.template.known[(logical_id, "QueueUrl")] = url
+        return url
+
+    def _local_role(self) -> str:
+        iam = self._client("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        try:
+            return str(
+                iam.create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+                    "Arn"
+                ]
+            )
+        except iam.exceptions.EntityAlreadyExistsException:
+            return str(iam.get_role(RoleName=LOCAL_ROLE)["Role"]["Arn"])
+
+    def function_environment(self, logical_id: str, properties: dict[str, Any]) -> dict[str, str]:
+        variables = properties.get("Environment", {}).get("Variables", {})
+        env = {}
+        for key, value in variables.items():
+            if key == ENV_IOT_DATA_ENDPOINT:
+                # In AWS a custom resource asks IoT for the account's endpoint; locally it is moto.
+                env[key] = self.endpoint_url or ""
+                continue
+            env[key] = str(self.template.resolve(value, f"{logical_id}.Environment.{key}"))
+        return env
+
+    def _create_function(
+        self, logical_id: str, properties: dict[str, Any], role: str, code: bytes
+    ) -> tuple[str, dict[str, str]]:
+        name = self.template.physical_name(logical_id)
+        env = self.function_environment(logical_id, properties)
+        self._client("lambda").create_function(
+            FunctionName=name,
+            Runtime=properties["Runtime"],
+            Role=role,
+            Handler=properties["Handler"],
+            Code={"ZipFile": code},
+            Description=properties.get("Description", ""),
+            Timeout=int(properties.get("Timeout", 3)),
+            MemorySize=int(properties.get("MemorySize", 128)),
+            Architectures=properties.get("Architectures", ["arm64"]),
+            Environment={"Variables": env},
+        )
+        return name, env
+
+    def _create_state_machine(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = self.template.physical_name(logical_id)
+        definition = self.template.resolve(properties["DefinitionString"], f"{logical_id}.DefinitionString")
+        json.loads(definition)  # the definition CDK synthesized must be valid JSON once resolved
+        arn: str = self._client("stepfunctions").create_state_machine(
+            name=name,
+            definition=definition,
+            roleArn=f"arn:aws:iam::{self.account}:role/{LOCAL_ROLE}",
+            type=properties.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        return arn
+
+    def _event_sources(self, deployed: DeployedResources) -> list[EventSource]:
+        sources = []
+        for logical_id, resource in self.template.of_type("AWS::Lambda::EventSourceMapping").items():
+            properties = resource["Properties"]
+            source = properties["EventSourceArn"]
+            queue_logical = (
+                source["Fn::GetAtt"][0] if isinstance(source, dict) and "Fn::GetAtt" in source else None
+            )
+            if queue_logical not in deployed.queues:
+                raise TemplateError(f"{logical_id}: only SQS event sources run locally")
+            sources.append(
+                EventSource(
+                    queue_url=deployed.queues[queue_logical],
+                    queue_arn=self.template.arn(queue_logical),
+                    function_name=str(self.template.resolve(properties["FunctionName"], logical_id)),
+                    batch_size=int(properties.get("BatchSize", 10)),
+                    batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in properties.get("FunctionResponseTypes", []),
+                )
+            )
+        return sources
+
+    def _rules(self, deployed: DeployedResources) -> list[TopicRule]:
+        rules = []
+        for logical_id, resource in self.template.of_type("AWS::IoT::TopicRule").items():
+            payload = resource["Properties"]["TopicRulePayload"]
+            if payload.get("RuleDisabled"):
+                continue
+            targets = [a["Sqs"] for a in payload["Actions"] if "Sqs" in a]
+            if len(targets) != len(payload["Actions"]):
+                raise TemplateError(f"{logical_id}: only SQS rule actions run locally")
+            for target in targets:
+                rules.append(
+                    TopicRule(
+                        name=self.template.physical_name(logical_id),
+                        sql=payload["Sql"],
+                        queue_url=str(self.template.resolve(target["QueueUrl"], logical_id)),
+                    )
+                )
+        return rules
+
+    def _api_function(self) -> str | None:
+        """The function behind the REST API's Lambda proxy integrations (there is one)."""
+        names = set()
+        for logical_id, resource in self.template.of_type("AWS::ApiGateway::Method").items():
+            uri = resource["Properties"].get("Integration", {}).get("Uri")
+            if uri is None:
+                continue
+            for part in uri.get("Fn::Join", ["", []])[1]:
+                if isinstance(part, dict) and "Fn::GetAtt" in part:
+                    names.add(self.template.physical_name(part["Fn::GetAtt"][0]))
+        if len(names) > 1:
+            raise TemplateError(f"the local API adapter serves one function; the API uses {sorted(names)}")
+        return next(iter(names), None)
