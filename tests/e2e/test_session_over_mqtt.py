@@ -1,0 +1,189 @@
+"""One charging session through the whole local stack, as a charger and a fleet app see it:
+OCPP 1.6 over MQTT in, the IoT rule bridge, the ingest queue and Lambda, the Step Functions
+state machine CDK synthesized, the invoice in S3, and the session read back through the fleet API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+
+from laddvakt.simulator import CallErrorReceived, SimulatedCharger
+from shared.adapters.registry_table import RegistryTable
+from shared.models.registry import RegistryDocument
+from tests.unit.conftest import EXAMPLE_REGISTRY
+
+pytestmark = pytest.mark.e2e
+
+CP = "LV-UPPSALA-05"  # Nordvind's Uppsala hub: 3.15 SEK/kWh excl. 25 % VAT
+
+
+def get(stack: Any, path: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{stack.api_url}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def registered(local_stack) -> Any:
+    document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
+    table = local_stack.boto3_resource("dynamodb").Table(local_stack.names["registry_table"])
+    RegistryTable(local_stack.names["registry_table"], table=table).import_document(document)
+    return local_stack
+
+
+@pytest.fixture(scope="module")
+def charger(registered) -> Any:
+    charger = SimulatedCharger(CP, registered.mqtt_host, registered.mqtt_port)
+    yield charger
+    charger.close()
+
+
+def test_a_session_over_mqtt_is_recorded_invoiced_and_served(registered, charger):
+    stack = registered
+    token = stack.issue_token("nordvind", ["fleet_manager"])
+
+    # Given a registered charger that boots and reports its connector
+    assert (
+        charger.call(call.BootNotification(charge_point_vendor="Sim", charge_point_model="AC11"))["status"]
+        == "Accepted"
+    )
+    charger.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
+
+    # When a Nordvind card starts a session, meter values arrive and the car leaves
+    started = charger.call(
+        call.StartTransaction(
+            connector_id=1, id_tag="RFID0003", meter_start=500_000, timestamp="2026-11-23T15:00:00Z"
+        )
+    )
+    assert started["idTagInfo"]["status"] == "Accepted"
+    transaction_id = started["transactionId"]
+    session_id = f"{CP}:{transaction_id}"
+    charger.call(
+        call.MeterValues(
+            connector_id=1,
+            transaction_id=transaction_id,
+            meter_value=[
+                {
+                    "timestamp": "2026-11-23T15:30:00Z",
+                    "sampled_value": [
+                        {"value": "505.5", "unit": "kWh"},
+                        {"value": "11000", "unit": "W", "measurand": "Power.Active.Import"},
+                        {"value": "48", "unit": "Percent", "measurand": "SoC"},
+                    ],
+                }
+            ],
+        )
+    )
+
+    # Then the fleet API shows the car charging, live
+    status_code, status = get(stack, "/fleet/status", token)
+    assert status_code == 200
+    vehicle = next(v for v in status["vehicles"] if v["vehicle_id"] == "nor-v03")
+    assert (vehicle["state"], vehicle["session_id"], vehicle["energy_kwh"]) == (
+        "charging",
+        session_id,
+        "5.500",
+    )
+
+    charger.call(
+        call.StopTransaction(
+            meter_stop=512_345,
+            timestamp="2026-11-23T16:45:00Z",
+            transaction_id=transaction_id,
+            reason="EVDisconnected",
+        )
+    )
+
+    # And the state machine CDK synthesized closes, prices and invoices it
+    sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
+    item = wait_for(
+        lambda: (
+            (i := sessions.get_item(Key={"session_id": session_id}).get("Item"))
+            and i["status"] == "invoiced"
+            and i
+        ),
+        what=f"{session_id} to be invoiced",
+    )
+    invoice = json.loads(
+        stack.boto3_client("s3")
+        .get_object(Bucket=stack.names["invoice_bucket"], Key=item["invoice_key"])["Body"]
+        .read()
+    )
+    # 12.345 kWh × 3.15 = 38.89 net; 25 % VAT 9.72; 48.61 in total
+    assert item["invoice_key"] == f"invoices/nordvind/2026/11/LV-{CP}-{transaction_id}.json"
+    assert invoice["session"]["energy_kwh"] == "12.345"
+    assert (invoice["totals"]["net"], invoice["totals"]["vat"], invoice["totals"]["gross"]) == (
+        "38.89",
+        "9.72",
+        "48.61",
+    )
+    assert Decimal(invoice["lines"][0]["unit_price"]) == Decimal("3.15")
+
+    # And the fleet app reads the finished session back
+    status_code, detail = get(stack, f"/sessions/{session_id}", token)
+    assert status_code == 200
+    assert (detail["status"], detail["energy_kwh"], detail["invoice_key"]) == (
+        "invoiced",
+        "12.345",
+        item["invoice_key"],
+    )
+
+
+def test_the_api_refuses_without_a_token_and_hides_other_fleets(registered):
+    assert get(registered, "/fleet/status", None)[0] == 401
+    assert get(registered, "/fleet/status", "not-a-token")[0] == 401
+    status_code, body = get(registered, "/chargers", registered.issue_token("kusttaxi", ["fleet_manager"]))
+    assert status_code == 200
+    assert {c["charge_point_id"] for c in body["chargers"]} == {"LV-GBG-08", "LV-GBG-09", "LV-GBG-10"}
+
+
+def test_bad_frames_get_call_errors_over_mqtt_and_are_kept(registered, charger):
+    reply = charger.send_raw(b'[2, "e2e-bad", "Authorize", {"idTag": 42}]', "e2e-bad")
+    assert reply[:3] == [4, "e2e-bad", "TypeConstraintViolation"]
+    charger.send_raw(b"definitely not json")
+    rejected = registered.boto3_resource("dynamodb").Table(registered.names["rejected_frames_table"])
+
+    def kept() -> list[str]:
+        items = rejected.query(
+            KeyConditionExpression="charge_point_id = :cp", ExpressionAttributeValues={":cp": CP}
+        )["Items"]
+        return [i["reason"] for i in items]
+
+    reasons = wait_for(lambda: len(kept()) >= 2 and kept(), what="both bad frames to be kept")
+    assert any("idTag" in r for r in reasons) and any("not valid JSON" in r for r in reasons)
+
+
+def test_an_unregistered_charger_is_rejected(registered):
+    stranger = SimulatedCharger("NOT-IN-REGISTRY", registered.mqtt_host, registered.mqtt_port)
+    try:
+        assert (
+            stranger.call(call.BootNotification(charge_point_vendor="X", charge_point_model="Y"))["status"]
+            == "Rejected"
+        )
+        with pytest.raises(CallErrorReceived) as refused:
+            stranger.call(call.Heartbeat())
+        assert refused.value.code == "SecurityError"
+    finally:
+        stranger.close()
