@@ -48,7 +48,7 @@ class FleetApi(Construct):
                     response_length=True,
                     status=True,
                     user=True,
-                ),  # fmt: skip
+                ),
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
             ),

@@ -4,6 +4,8 @@ failures; an SNS topic to subscribe to and a dashboard.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -25,7 +27,7 @@ class Monitoring(Construct):
         *,
         dead_letter_queue: sqs.IQueue,
         state_machine: sfn.IStateMachine,
-        functions: list[lambda_.IFunction],
+        functions: Sequence[lambda_.IFunction],
         rule_name: str,
     ) -> None:
         super().__init__(scope, id_)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -19,10 +19,12 @@ from shared.topology import ENV_INVOICE_BUCKET, ENV_REGISTRY_TABLE, ENV_SESSIONS
 
 
 class LaddvaktStack(Stack):
-    def __init__(self, scope: Construct, id_: str, *, names: Names | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, names: Names | None = None, env: Environment | None = None
+    ) -> None:
         super().__init__(
-            scope, id_, description="Laddvakt: EV charging sessions, billing and fleet status", **kwargs
-        )  # type: ignore[arg-type]
+            scope, id_, description="Laddvakt: EV charging sessions, billing and fleet status", env=env
+        )
         names = names or Names()
         layer = lambda_.LayerVersion(
             self,

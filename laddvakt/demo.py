@@ -217,13 +217,13 @@ def collect(stack: Any, document: RegistryDocument, played: list[PlayedSession],
         if not session.accepted or session.energy_wh is None:
             continue
         session_id = f"{session.plan.charge_point_id}:{session.transaction_id}"
-        invoice = by_id.get(session_id)
+        billed = by_id.get(session_id)
         tariff = sites[site_of[session.plan.charge_point_id]].tariff
         expected = _expected_gross(session.energy_wh, tariff.energy_price_per_kwh, tariff.vat_rate_percent)
-        if invoice is None:
+        if billed is None:
             mismatches.append(f"{session_id}: no invoice")
-        elif invoice.totals.gross != expected:
-            mismatches.append(f"{session_id}: invoice {invoice.totals.gross} != energy × tariff {expected}")
+        elif billed.totals.gross != expected:
+            mismatches.append(f"{session_id}: invoice {billed.totals.gross} != energy × tariff {expected}")
     unbilled = [
         p for p in played if not p.accepted and f"{p.plan.charge_point_id}:{p.transaction_id}" in by_id
     ]

@@ -7,11 +7,12 @@ authorizer in AWS, the local authorizer in `laddvakt up`), never from the path, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from shared.domain.errors import LaddvaktError, NotFound, StorageUnavailable
 from shared.fleet import FleetQueries
@@ -21,8 +22,8 @@ from shared.topology import CLAIM_FLEET_ID
 API_TITLE = "Laddvakt fleet API"
 API_VERSION = "0.1.0"
 PROBLEM_JSON = "application/problem+json"
-SECURITY = [{"cognito": []}]
-_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
+_PROBLEM_RESPONSES: dict[int, OpenAPIResponse] = {
     401: {"description": "No valid token (answered by the authorizer)"},
     403: {"description": "The token carries no fleet", "content": {PROBLEM_JSON: {"model": Problem}}},
 }

@@ -331,7 +331,7 @@ class LocalDeployment:
     def _api_function(self) -> str | None:
         """The function behind the REST API's Lambda proxy integrations (there is one)."""
         names = set()
-        for logical_id, resource in self.template.of_type("AWS::ApiGateway::Method").items():
+        for resource in self.template.of_type("AWS::ApiGateway::Method").values():
             uri = resource["Properties"].get("Integration", {}).get("Uri")
             if uri is None:
                 continue

@@ -45,8 +45,8 @@ class RuleBridge:
         self._client.disconnect()
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        for rule, _ in self._rules:
-            client.subscribe(rule.topic_filter, qos=1)
+        for parsed, _target in self._rules:
+            client.subscribe(parsed.topic_filter, qos=1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         received = Message(

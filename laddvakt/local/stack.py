@@ -190,7 +190,7 @@ class LocalStack:
                 data = payload.encode() if isinstance(payload, str) else bytes(payload)
                 stack._publisher.publish(topic, data, qos=OUTBOUND_QOS)
 
-        IoTDataPlaneBackend.publish = publish  # type: ignore[method-assign]
+        IoTDataPlaneBackend.publish = publish  # type: ignore[method-assign,assignment]
         for name in ("werkzeug", "moto"):
             logging.getLogger(name).setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address=HOST, port=self.ports.moto, verbose=False)

@@ -135,10 +135,13 @@ class RegistryDocument(_Record):
         for i, charger in enumerate(self.chargers):
             if charger.site_id not in sites:
                 problems.append(f"chargers[{i}] ({charger.id}): site_id {charger.site_id!r} is not in sites")
-        for kind, items in (("vehicles", self.vehicles), ("drivers", self.drivers)):
-            for i, item in enumerate(items):
-                if item.fleet_id not in fleets:
-                    problems.append(f"{kind}[{i}] ({item.id}): fleet_id {item.fleet_id!r} is not in fleets")
+        owned: list[tuple[str, int, str, str]] = [
+            *(("vehicles", i, v.id, v.fleet_id) for i, v in enumerate(self.vehicles)),
+            *(("drivers", i, d.id, d.fleet_id) for i, d in enumerate(self.drivers)),
+        ]
+        for kind, i, item_id, fleet_id in owned:
+            if fleet_id not in fleets:
+                problems.append(f"{kind}[{i}] ({item_id}): fleet_id {fleet_id!r} is not in fleets")
         vehicle_fleet = {v.id: v.fleet_id for v in self.vehicles}
         driver_fleet = {d.id: d.fleet_id for d in self.drivers}
         for i, token in enumerate(self.tokens):

@@ -125,12 +125,6 @@ def session_id(handlers, context) -> str:
             }
         ],
     }
-    stop = {
-        "transactionId": transaction_id,
-        "meterStop": 2_041_234,
-        "timestamp": "2026-11-23T07:10:00Z",
-        "reason": "EVDisconnected",
-    }
     handlers["ingest"].lambda_handler(sqs_event(call("m", "MeterValues", meter)), context)
     return f"{CP}:{transaction_id}"
 
