@@ -41,7 +41,8 @@ class SessionStore(Construct):
             partition_key=dynamodb.Attribute(name="gsi1pk", type=S),
             sort_key=dynamodb.Attribute(name="gsi1sk", type=S),
         )
-        self.sessions = _table(self, "sessions", names.sessions_table, "session_id")
+        # A session is a head item (sk SESSION) and one item per meter sample (sk SAMPLE#time).
+        self.sessions = _table(self, "sessions", names.sessions_table, "session_id", "sk")
         # Sparse: only active sessions carry active_fleet_id, so the index holds what is live now.
         self.sessions.add_global_secondary_index(
             index_name=ACTIVE_BY_FLEET_INDEX,

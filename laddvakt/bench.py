@@ -207,6 +207,7 @@ def bench_ingest() -> dict[str, Any]:
                 table.put_item(
                     Item={
                         "session_id": f"bench:{i % 50}",
+                        "sk": f"SAMPLE#{i}",
                         "latest_register_wh": Decimal(1_000_000 + 10 * i),
                         "latest_power_w": Decimal(11000),
                         "latest_soc_percent": Decimal(20 + i % 80),

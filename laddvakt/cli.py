@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from laddvakt.target import DEFAULT_STATE_DIR, NoTarget, resolve
+from shared.domain.errors import LaddvaktError
 
 
 def _registry_import(args: argparse.Namespace) -> int:
@@ -74,15 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--state-dir", default=str(DEFAULT_STATE_DIR), help="local stack state (default .laddvakt)"
     )
+    # The same option after a subcommand too: `laddvakt demo --state-dir X` works as expected.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(group: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        created: argparse.ArgumentParser = group.add_parser(name, parents=[common], help=help_text)
+        return created
 
     from laddvakt.local.stack import add_up_arguments
 
-    up = commands.add_parser("up", help="run the whole system locally until Ctrl-C")
+    up = command(commands, "up", "run the whole system locally until Ctrl-C")
     add_up_arguments(up)
     up.set_defaults(func=_up)
 
-    demo = commands.add_parser("demo", help="start the local stack and drive a simulated day of charging")
+    demo = command(commands, "demo", "start the local stack and drive a simulated day of charging")
     demo.add_argument("--out", default="out", help="where invoices are copied (default ./out)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulated day")
     add_up_arguments(demo)
@@ -90,21 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry = commands.add_parser("registry", help="the registry of fleets, sites, chargers and tokens")
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)
-    load = registry_commands.add_parser("import", help="import a registry JSON file (see docs/registry.md)")
+    load = command(registry_commands, "import", "import a registry JSON file (see docs/registry.md)")
     load.add_argument("file")
     load.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     load.set_defaults(func=_registry_import)
 
-    token = commands.add_parser("token", help="print a locally signed fleet API token")
+    token = command(commands, "token", "print a locally signed fleet API token for the local stack")
     token.add_argument("--fleet", required=True)
     token.add_argument("--group", action="append", choices=["fleet_manager", "finance", "admin"])
     token.set_defaults(func=_token)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)
-    rejected = frames_commands.add_parser("rejected", help="list rejected frames with their reasons")
+    rejected = command(frames_commands, "rejected", "list rejected frames with their reasons")
     rejected.add_argument("--charger")
-    rejected.add_argument("--stack")
+    rejected.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     rejected.set_defaults(func=_frames_rejected)
     return parser
 
@@ -116,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     except NoTarget as exc:
         print(f"laddvakt: {exc}", file=sys.stderr)
         return 2
+    except LaddvaktError as exc:
+        print(f"laddvakt: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -171,8 +171,9 @@ def wait_until_invoiced(stack: Any, played: list[PlayedSession], timeout: float 
     seen: set[str] = set()
     while True:
         statuses = {}
-        for item in _scan(table, "session_id, #s", {"#s": "status"}):
-            statuses[item["session_id"]] = item["status"]
+        for item in _scan(table, "session_id, sk, #s", {"#s": "status"}):
+            if item["sk"] == "SESSION":
+                statuses[item["session_id"]] = item["status"]
         done = {sid for sid in closed if statuses.get(sid) == "invoiced"}
         progress.tick(len(done - seen))
         seen |= done

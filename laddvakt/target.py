@@ -26,11 +26,21 @@ class Target:
     endpoint_url: str | None = None
     api_url: str | None = None
 
+    def _session(self) -> boto3.Session:
+        if self.endpoint_url:
+            # The local stack accepts any key; boto3 still needs one to sign with.
+            return boto3.Session(
+                aws_access_key_id="laddvakt-local",
+                aws_secret_access_key="laddvakt-local",
+                region_name=self.region,
+            )
+        return boto3.Session(region_name=self.region)
+
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        return self._session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def table(self, name: str) -> Any:
-        return boto3.resource("dynamodb", region_name=self.region, endpoint_url=self.endpoint_url).Table(name)
+        return self._session().resource("dynamodb", endpoint_url=self.endpoint_url).Table(name)
 
 
 class NoTarget(RuntimeError):

@@ -1,14 +1,25 @@
-"""The sessions table: one item per charging session, keyed `session_id` = `{chargePointId}:{transactionId}`.
+"""The sessions table: each session is a small head item and one item per meter sample.
 
-A meter frame is one conditional UpdateItem and no read: the key follows from the frame, and the
-condition proves the session exists and belongs to the charger that sent it. GSIs:
-`active_by_fleet` (sparse: only active sessions carry `active_fleet_id`) answers "what is charging
-in my fleet now" without touching history; `by_fleet_started` lists a fleet's sessions by start.
+| session_id (partition)                | sk (sort)               | what                                   |
+|---------------------------------------|-------------------------|----------------------------------------|
+| `{chargePointId}:{transactionId}`     | `SESSION`               | who, where, when, meter start/stop, status, the latest power/register/SoC |
+| `{chargePointId}:{transactionId}`     | `SAMPLE#{UTC time}`     | one meter reading: register (Wh), power (W), SoC (%) |
+
+A MeterValues frame is one `TransactWriteItems` request and no read: it puts the sample items and
+updates the head's latest values under a condition that proves the session exists and belongs to
+the charger that sent the frame. Items stay small whatever the session's length, so a write costs
+the same in the tenth hour as in the first, and no session nears DynamoDB's 400 KB item limit.
+A sample older than the head's latest is still stored, but leaves the live values alone, so
+frames arriving out of order cannot make the live view go back in time.
+
+GSIs hold head items only: `active_by_fleet` (sparse: only active sessions carry
+`active_fleet_id`) answers "what is charging in my fleet now" without touching history;
+`by_fleet_started` lists a fleet's sessions by start.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,29 +33,43 @@ from shared.models.sessions import MeterSample, Session, SessionStatus
 
 ACTIVE_BY_FLEET_INDEX = "active_by_fleet"
 BY_FLEET_STARTED_INDEX = "by_fleet_started"
+HEAD = "SESSION"
+SAMPLE_PREFIX = "SAMPLE#"
+_TRANSACTION_LIMIT = 100
+_SAMPLE_KEYS = {"e": "energy_wh", "p": "power_w", "s": "soc_percent"}
 
-_SAMPLE_KEYS = {"t": "timestamp", "e": "energy_wh", "p": "power_w", "s": "soc_percent"}
+
+def utc_text(at: datetime) -> str:
+    """One fixed format for every stored time, so string order is time order."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _sample_item(sample: MeterSample) -> dict[str, Any]:
-    # Short attribute names: a long session holds hundreds of samples in one item.
-    item: dict[str, Any] = {"t": sample.timestamp.isoformat()}
+def head_key(session_id: str) -> dict[str, str]:
+    return {"session_id": session_id, "sk": HEAD}
+
+
+def sample_item(session_id: str, sample: MeterSample) -> dict[str, Any]:
+    # Short attribute names: a session holds hundreds of samples.
+    item: dict[str, Any] = {"session_id": session_id, "sk": SAMPLE_PREFIX + utc_text(sample.timestamp)}
     for short, name in _SAMPLE_KEYS.items():
         value = getattr(sample, name)
-        if short != "t" and value is not None:
+        if value is not None:
             item[short] = value
     return item
 
 
-def _sample(item: dict[str, Any]) -> MeterSample:
-    return MeterSample(**{name: item[short] for short, name in _SAMPLE_KEYS.items() if short in item})
+def item_to_sample(item: dict[str, Any]) -> MeterSample:
+    at = datetime.fromisoformat(item["sk"].removeprefix(SAMPLE_PREFIX))
+    return MeterSample(
+        timestamp=at, **{name: item[short] for short, name in _SAMPLE_KEYS.items() if short in item}
+    )
 
 
-def _latest_updates(samples: list[MeterSample]) -> dict[str, Any]:
+def _latest(samples: list[MeterSample]) -> dict[str, Any]:
     """The newest reading of each measurand in this batch: what the fleet view shows live."""
     latest: dict[str, Any] = {}
     for sample in sorted(samples, key=lambda s: s.timestamp):
-        latest["latest_sample_at"] = sample.timestamp.isoformat()
+        latest["latest_sample_at"] = utc_text(sample.timestamp)
         if sample.energy_wh is not None:
             latest["latest_register_wh"] = sample.energy_wh
         if sample.power_w is not None:
@@ -58,25 +83,26 @@ def session_to_item(session: Session) -> dict[str, Any]:
     item = session.model_dump(mode="python", exclude={"samples"}, exclude_none=True)
     for key, value in list(item.items()):
         if isinstance(value, datetime):
-            item[key] = value.isoformat()
+            item[key] = utc_text(value)
+    item["sk"] = HEAD
     item["status"] = session.status.value
-    item["samples"] = [_sample_item(s) for s in session.samples]
     if session.status is SessionStatus.ACTIVE:
         item["active_fleet_id"] = session.fleet_id
     return item
 
 
-def item_to_session(item: dict[str, Any]) -> Session:
-    data = {k: v for k, v in item.items() if k not in {"active_fleet_id", "samples"}}
-    data["samples"] = [_sample(s) for s in item.get("samples", [])]
+def item_to_session(item: dict[str, Any], samples: list[MeterSample] | None = None) -> Session:
+    data = {k: v for k, v in item.items() if k not in {"active_fleet_id", "sk"}}
     data["transaction_id"] = int(item["transaction_id"])
     data["connector_id"] = int(item["connector_id"])
+    data["samples"] = samples or []
     return Session.model_validate(data)
 
 
 class SessionsTable:
     def __init__(self, table_name: str, *, table: Any = None) -> None:
         self._table = table if table is not None else dynamodb_table(table_name)
+        self._name = self._table.name
 
     def start(self, session: Session) -> None:
         with aws_errors(f"start session {session.session_id}"):
@@ -90,97 +116,121 @@ class SessionsTable:
                 raise
 
     def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None:
-        latest = _latest_updates(samples)
-        names = {"#samples": "samples"}
-        values: dict[str, Any] = {
-            ":new": [_sample_item(s) for s in samples],
-            ":empty": [],
-            ":cp": charge_point_id,
-        }
-        sets = ["#samples = list_append(if_not_exists(#samples, :empty), :new)"]
-        for index, (attribute, value) in enumerate(latest.items()):
-            names[f"#l{index}"] = attribute
-            values[f":l{index}"] = value
-            sets.append(f"#l{index} = :l{index}")
-        self._conditional_update(
+        latest = _latest(samples)
+        names = {f"#l{i}": attribute for i, attribute in enumerate(latest)}
+        values: dict[str, Any] = {f":l{i}": value for i, value in enumerate(latest.values())}
+        values[":cp"] = charge_point_id
+        values[":newest"] = latest["latest_sample_at"]
+        self._write_with_head(
             session_id,
             charge_point_id,
-            "SET " + ", ".join(sets),
-            names,
-            values,
-            "attribute_exists(session_id) AND charge_point_id = :cp",
+            samples,
+            update="SET " + ", ".join(f"#l{i} = :l{i}" for i in range(len(latest))),
+            names=names,
+            values=values,
+            condition=(
+                "attribute_exists(session_id) AND charge_point_id = :cp AND "
+                "(attribute_not_exists(latest_sample_at) OR latest_sample_at <= :newest)"
+            ),
+            newer_only=True,
         )
 
     def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None:
-        ended_at = stop.ended_at.isoformat()
-        values: dict[str, Any] = {
-            ":cp": charge_point_id,
-            ":ended": ended_at,
-            ":stop": stop.meter_stop_wh,
-            ":reason": stop.reason,
-            ":tag": stop.id_tag,
-            ":new": [_sample_item(s) for s in stop.samples],
-            ":empty": [],
-        }
         # A repeated identical stop (a retry after a lost reply) passes; a different stop for a
         # session that already ended is refused and kept for an operator.
-        self._conditional_update(
+        self._write_with_head(
             session_id,
             charge_point_id,
-            "SET ended_at = :ended, meter_stop_wh = :stop, stop_reason = :reason, stop_id_tag = :tag, "
-            "#samples = list_append(if_not_exists(#samples, :empty), :new)",
-            {"#samples": "samples"},
-            values,
-            "attribute_exists(session_id) AND charge_point_id = :cp "
-            "AND (attribute_not_exists(ended_at) OR ended_at = :ended)",
+            stop.samples,
+            update="SET ended_at = :ended, meter_stop_wh = :stop, stop_reason = :reason, stop_id_tag = :tag",
+            names={},
+            values={
+                ":cp": charge_point_id,
+                ":ended": utc_text(stop.ended_at),
+                ":stop": stop.meter_stop_wh,
+                ":reason": stop.reason,
+                ":tag": stop.id_tag,
+            },
+            condition=(
+                "attribute_exists(session_id) AND charge_point_id = :cp "
+                "AND (attribute_not_exists(ended_at) OR ended_at = :ended)"
+            ),
+            newer_only=False,
         )
 
-    def _conditional_update(
+    def _write_with_head(
         self,
         session_id: str,
         charge_point_id: str,
-        expression: str,
+        samples: list[MeterSample],
+        *,
+        update: str,
         names: dict[str, str],
         values: dict[str, Any],
         condition: str,
+        newer_only: bool,
     ) -> None:
+        """One request in the steady state: the head's conditional update and the samples together.
+
+        The resource's own client takes plain Python values (it serializes them itself)."""
+        puts = [sample_item(session_id, s) for s in samples]
+        head_update: dict[str, Any] = {
+            "TableName": self._name,
+            "Key": head_key(session_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            head_update["ExpressionAttributeNames"] = names
+        first, rest = puts[: _TRANSACTION_LIMIT - 1], puts[_TRANSACTION_LIMIT - 1 :]
+        items = [{"Update": head_update}] + [{"Put": {"TableName": self._name, "Item": put}} for put in first]
         with aws_errors(f"update session {session_id}"):
             try:
-                self._table.update_item(
-                    Key={"session_id": session_id},
-                    UpdateExpression=expression,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
+                self._table.meta.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) != "TransactionCanceledException" or not _head_refused(exc):
                     raise
-                existing = self._table.get_item(Key={"session_id": session_id}).get("Item")
-                if existing is None:
-                    raise SessionNotFound(session_id) from exc
-                if existing.get("charge_point_id") != charge_point_id:
-                    raise SessionStateConflict(
-                        f"session {session_id} belongs to charger {existing.get('charge_point_id')!r}, "
-                        f"not {charge_point_id!r}"
-                    ) from exc
-                raise SessionStateConflict(
-                    f"session {session_id} already ended at {existing.get('ended_at')}"
-                ) from exc
+                self._explain_refusal(session_id, charge_point_id, newer_only)
+                rest = puts  # the head is up to date already: store every sample by itself
+            self._put_all(rest)
 
-    def get(self, session_id: str) -> Session:
+    def _explain_refusal(self, session_id: str, charge_point_id: str, newer_only: bool) -> None:
+        head = self._table.get_item(Key=head_key(session_id)).get("Item")
+        if head is None:
+            raise SessionNotFound(session_id)
+        if head.get("charge_point_id") != charge_point_id:
+            raise SessionStateConflict(
+                f"session {session_id} belongs to charger {head.get('charge_point_id')!r}, not {charge_point_id!r}"
+            )
+        if not newer_only:
+            raise SessionStateConflict(f"session {session_id} already ended at {head.get('ended_at')}")
+        # Otherwise the samples are older than the live values: they are history, not news.
+
+    def _put_all(self, puts: list[dict[str, Any]]) -> None:
+        if not puts:
+            return
+        with self._table.batch_writer(overwrite_by_pkeys=["session_id", "sk"]) as batch:
+            for put in puts:
+                batch.put_item(Item=put)
+
+    def get(self, session_id: str, *, with_samples: bool = True) -> Session:
         with aws_errors(f"read session {session_id}"):
-            item = self._table.get_item(Key={"session_id": session_id}).get("Item")
+            item = self._table.get_item(Key=head_key(session_id)).get("Item")
         if item is None:
             raise SessionNotFound(session_id)
-        return item_to_session(item)
+        return item_to_session(item, self.samples(session_id) if with_samples else None)
+
+    def samples(self, session_id: str) -> list[MeterSample]:
+        condition = Key("session_id").eq(session_id) & Key("sk").begins_with(SAMPLE_PREFIX)
+        return [item_to_sample(i) for i in self._query(None, condition)]
 
     def mark_closing(self, session_id: str, energy_wh: Decimal) -> Session:
         """Fix the energy and leave the fleet's active set; repeating it is harmless."""
         with aws_errors(f"close session {session_id}"):
             try:
                 result = self._table.update_item(
-                    Key={"session_id": session_id},
+                    Key=head_key(session_id),
                     UpdateExpression="SET #status = :closing, energy_wh = :energy REMOVE active_fleet_id",
                     ConditionExpression="attribute_exists(ended_at) AND #status IN (:active, :closing)",
                     ExpressionAttributeNames={"#status": "status"},
@@ -203,7 +253,7 @@ class SessionsTable:
         with aws_errors(f"mark session {session_id} invoiced"):
             try:
                 result = self._table.update_item(
-                    Key={"session_id": session_id},
+                    Key=head_key(session_id),
                     UpdateExpression="SET #status = :invoiced, invoice_key = :key",
                     ConditionExpression="#status IN (:closing, :invoiced)",
                     ExpressionAttributeNames={"#status": "status"},
@@ -229,13 +279,20 @@ class SessionsTable:
     def for_fleet(self, fleet_id: str) -> list[Session]:
         return [item_to_session(i) for i in self._query(BY_FLEET_STARTED_INDEX, Key("fleet_id").eq(fleet_id))]
 
-    def _query(self, index: str, condition: Any) -> list[dict[str, Any]]:
+    def _query(self, index: str | None, condition: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        if index is not None:
+            kwargs["IndexName"] = index
         while True:
-            with aws_errors(f"query {index}"):
+            with aws_errors(f"query {index or 'sessions'}"):
                 page = self._table.query(**kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _head_refused(exc: ClientError) -> bool:
+    reasons = exc.response.get("CancellationReasons", [])
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"

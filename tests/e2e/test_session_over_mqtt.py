@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from ocpp.v16 import call
 
+from laddvakt.cli import main
 from laddvakt.simulator import CallErrorReceived, SimulatedCharger
-from shared.adapters.registry_table import RegistryTable
-from shared.models.registry import RegistryDocument
 from tests.unit.conftest import EXAMPLE_REGISTRY
 
 pytestmark = pytest.mark.e2e
@@ -47,9 +46,8 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> Any:
 
 @pytest.fixture(scope="module")
 def registered(local_stack) -> Any:
-    document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
-    table = local_stack.boto3_resource("dynamodb").Table(local_stack.names["registry_table"])
-    RegistryTable(local_stack.names["registry_table"], table=table).import_document(document)
+    # The registry is loaded the way an operator loads it: `laddvakt registry import`.
+    assert main(["registry", "import", str(EXAMPLE_REGISTRY), "--state-dir", str(local_stack.state_dir)]) == 0
     return local_stack
 
 
@@ -120,7 +118,7 @@ def test_a_session_over_mqtt_is_recorded_invoiced_and_served(registered, charger
     sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
     item = wait_for(
         lambda: (
-            (i := sessions.get_item(Key={"session_id": session_id}).get("Item"))
+            (i := sessions.get_item(Key={"session_id": session_id, "sk": "SESSION"}).get("Item"))
             and i["status"] == "invoiced"
             and i
         ),

@@ -88,7 +88,7 @@ def test_ingest_reads_the_queue_in_batches_with_partial_failures(synthesized_tem
         ),
         (
             NAMES.sessions_table,
-            [("session_id", "HASH")],
+            [("session_id", "HASH"), ("sk", "RANGE")],
             {
                 "active_by_fleet": [("active_fleet_id", "HASH"), ("session_id", "RANGE")],
                 "by_fleet_started": [("fleet_id", "HASH"), ("started_at", "RANGE")],

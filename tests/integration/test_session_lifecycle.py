@@ -253,28 +253,90 @@ def test_bad_frames_are_answered_kept_and_do_not_fail_the_batch(handlers, contex
     assert base64.b64decode(next(i for i in kept if "JSON" in i["reason"])["payload_base64"]) == b"{oops"
 
 
-def test_meter_values_cost_one_write_and_no_read(handlers, context, aws, monkeypatch):
+def _meter(transaction_id: int, at: str, wh: int, kw: str = "11") -> dict[str, Any]:
+    return {
+        "connectorId": 2,
+        "transactionId": transaction_id,
+        "meterValue": [
+            {
+                "timestamp": at,
+                "sampledValue": [
+                    {"value": str(wh)},
+                    {"value": kw, "unit": "kW", "measurand": "Power.Active.Import"},
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def long_session(handlers, context) -> str:
     start = {"connectorId": 2, "idTag": "RFID0001", "meterStart": 10, "timestamp": "2026-11-23T06:00:00Z"}
     handlers["ingest"].lambda_handler(
         sqs_event(call("s2", "StartTransaction", start), charge_point_id="LV-STHLM-02"), context
     )
-    transaction_id = published("LV-STHLM-02/out")[-1][2]["transactionId"]
+    return f"LV-STHLM-02:{published('LV-STHLM-02/out')[-1][2]['transactionId']}"
+
+
+def test_a_meter_frame_is_one_dynamodb_request_and_no_read(handlers, context, long_session):
+    # Given a running session, When a MeterValues frame arrives
     calls: list[str] = []
-    table = handlers["ingest"].service.central._sessions._table  # the adapter's own table handle
-    for name in ("get_item", "query", "scan", "put_item", "update_item"):
-        original = getattr(table, name)
-        monkeypatch.setattr(
-            table, name, lambda *a, _n=name, _o=original, **k: (calls.append(_n), _o(*a, **k))[1]
+    client = handlers["ingest"].service.central._sessions._table.meta.client
+
+    def count(event_name: str, **_: Any) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    client.meta.events.register("before-call.dynamodb", count)
+    try:
+        transaction_id = int(long_session.split(":")[1])
+        handlers["ingest"].lambda_handler(
+            sqs_event(
+                call("m2", "MeterValues", _meter(transaction_id, "2026-11-23T06:15:00Z", 2510)),
+                charge_point_id="LV-STHLM-02",
+            ),
+            context,
         )
-    meter = {
-        "connectorId": 2,
-        "transactionId": transaction_id,
-        "meterValue": [{"timestamp": "2026-11-23T06:15:00Z", "sampledValue": [{"value": "2510"}]}],
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", count)
+    # Then the sessions table sees exactly one write request (the sample and the live values together)
+    assert calls == ["TransactWriteItems"]
+
+
+def test_a_long_session_keeps_every_sample_in_small_items(handlers, context, aws, long_session):
+    transaction_id = int(long_session.split(":")[1])
+    frames = [
+        call(
+            f"m{i}",
+            "MeterValues",
+            _meter(transaction_id, f"2026-11-23T{7 + i // 60:02d}:{i % 60:02d}:00Z", 3000 + 100 * i),
+        )
+        for i in range(300)
+    ]
+    for batch in range(0, len(frames), 10):
+        handlers["ingest"].lambda_handler(
+            sqs_event(*frames[batch : batch + 10], charge_point_id="LV-STHLM-02"), context
+        )
+    session = handlers["fleet_api"].queries._sessions.get(long_session)
+    assert len(session.samples) == 301
+    head = aws.table(aws.sessions_table).get_item(Key={"session_id": long_session, "sk": "SESSION"})["Item"]
+    assert len(json.dumps(head, default=str)) < 2000, "the head item must not grow with the session"
+    assert head["latest_register_wh"] == Decimal(3000 + 100 * 299)
+
+
+def test_a_late_older_sample_is_kept_but_does_not_rewind_the_live_view(handlers, context, aws, long_session):
+    transaction_id = int(long_session.split(":")[1])
+    before = aws.table(aws.sessions_table).get_item(Key={"session_id": long_session, "sk": "SESSION"})["Item"]
+    late = call("late", "MeterValues", _meter(transaction_id, "2026-11-23T06:20:00Z", 2600, kw="3"))
+    assert handlers["ingest"].lambda_handler(sqs_event(late, charge_point_id="LV-STHLM-02"), context) == {
+        "batchItemFailures": []
     }
-    handlers["ingest"].lambda_handler(
-        sqs_event(call("m2", "MeterValues", meter), charge_point_id="LV-STHLM-02"), context
+    after = aws.table(aws.sessions_table).get_item(Key={"session_id": long_session, "sk": "SESSION"})["Item"]
+    assert (after["latest_register_wh"], after["latest_power_w"]) == (
+        before["latest_register_wh"],
+        before["latest_power_w"],
     )
-    assert calls == ["update_item"]
-    assert aws.table(aws.sessions_table).get_item(Key={"session_id": f"LV-STHLM-02:{transaction_id}"})[
-        "Item"
-    ]["latest_register_wh"] == Decimal(2510)
+    stored = {
+        s.timestamp.isoformat(): s.energy_wh
+        for s in handlers["fleet_api"].queries._sessions.samples(long_session)
+    }
+    assert stored["2026-11-23T06:20:00+00:00"] == Decimal(2600)

@@ -1,0 +1,56 @@
+"""The local stack deploys what the template says, resolved as CloudFormation would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto import mock_aws
+
+from laddvakt.local.deploy import LocalDeployment
+from laddvakt.local.template import Template, TemplateError
+from shared.topology import FUNCTIONS, INGEST_RULE_SQL, Names
+
+pytestmark = pytest.mark.integration
+NAMES = Names()
+
+
+def test_functions_state_machine_rule_and_event_source_come_from_the_template(
+    synthesized_template, monkeypatch
+):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    with mock_aws():
+        deployed = LocalDeployment(synthesized_template, endpoint_url=None).create()
+    assert set(deployed.function_env) == {NAMES.function(key) for key in FUNCTIONS}
+    ingest_env = deployed.function_env[NAMES.function("ingest")]
+    assert ingest_env["SESSIONS_TABLE"] == NAMES.sessions_table
+    assert ingest_env["BILLING_STATE_MACHINE_ARN"].endswith(f":stateMachine:{NAMES.billing_state_machine}")
+    assert ingest_env["IOT_DATA_ENDPOINT"] == ""  # locally the SDK default, which moto serves
+    (rule,) = deployed.rules
+    assert rule.sql == INGEST_RULE_SQL and rule.queue_url.endswith(f"/{NAMES.ingest_queue}")
+    (source,) = deployed.event_sources
+    assert (source.function_name, source.batch_size, source.report_batch_item_failures) == (
+        NAMES.function("ingest"), 10, True,
+    )  # fmt: skip
+    assert deployed.api_function == NAMES.function("fleet-api")
+    assert deployed.outputs["RegistryTableName"] == NAMES.registry_table
+
+
+def test_the_state_machine_definition_resolves_to_the_deployed_functions(synthesized_template):
+    template = Template(synthesized_template, account="123456789012", region="eu-north-1")
+    (logical_id,) = template.of_type("AWS::StepFunctions::StateMachine")
+    definition = json.loads(
+        template.resolve(template.resources[logical_id]["Properties"]["DefinitionString"])
+    )
+    resources = [state["Resource"] for state in definition["States"].values() if state["Type"] == "Task"]
+    assert resources == [
+        f"arn:aws:lambda:eu-north-1:123456789012:function:{NAMES.function(key)}"
+        for key in ("finalize-session", "price-session", "write-invoice", "mark-invoiced")
+    ]
+
+
+def test_an_unknown_resource_type_is_an_error_not_a_silent_gap(synthesized_template):
+    broken = json.loads(json.dumps(synthesized_template))
+    broken["Resources"]["Mystery"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
+    with pytest.raises(TemplateError, match="Kinesis"):
+        LocalDeployment(broken, endpoint_url=None)
