@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,8 @@ def _sqs_event(frames: list[bytes], charge_point_id: str) -> dict[str, Any]:
 
 
 def _meter_frame(i: int, transaction_id: int) -> bytes:
-    minute = i % 60
+    # One reading every 15 s in time order, as a meter sends them (the steady state).
+    at = datetime(2026, 11, 23, 8, 0, tzinfo=UTC) + timedelta(seconds=15 * i)
     return json.dumps(
         [
             2,
@@ -87,7 +89,7 @@ def _meter_frame(i: int, transaction_id: int) -> bytes:
                 "transactionId": transaction_id,
                 "meterValue": [
                     {
-                        "timestamp": f"2026-11-23T{8 + i // 3600 % 12:02d}:{minute:02d}:{i % 60:02d}Z",
+                        "timestamp": at.isoformat().replace("+00:00", "Z"),
                         "sampledValue": [
                             {"value": str(1_000_000 + 10 * i), "unit": "Wh"},
                             {"value": "11.0", "unit": "kW", "measurand": "Power.Active.Import"},
