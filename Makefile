@@ -51,12 +51,12 @@ openapi: $(STAMP) ## Regenerate docs/openapi.json from the fleet API's routes
 	@$(PY) -m laddvakt.openapi > docs/openapi.json && echo "wrote docs/openapi.json"
 
 .PHONY: synth
-synth: $(STAMP) node_modules/.package-lock.json ## Synthesize the CloudFormation template offline into cdk.out/
-	@PATH=$(abspath $(VENV))/bin:$$PATH $(CDK) synth --quiet
+synth: $(STAMP) node_modules/.package-lock.json ## Synthesize the CloudFormation template into cdk.out/, offline (LADDVAKT_BUNDLE=1 builds the layer too)
+	@PATH=$(abspath $(VENV))/bin:$$PATH LADDVAKT_BUNDLE=$${LADDVAKT_BUNDLE:-0} $(CDK) synth --quiet
 
 .PHONY: deploy
 deploy: $(STAMP) node_modules/.package-lock.json ## Deploy to the AWS account in your credentials with `cdk deploy`
-	@PATH=$(abspath $(VENV))/bin:$$PATH $(CDK) deploy --require-approval broadening
+	@PATH=$(abspath $(VENV))/bin:$$PATH LADDVAKT_BUNDLE=1 $(CDK) deploy --require-approval broadening
 
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and print results as ratios against baselines from the same run

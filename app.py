@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""The CDK app `cdk synth` and `cdk deploy` run (see cdk.json). LADDVAKT_BUNDLE=0 skips building
-the arm64 dependency layer, for a quick look at the template."""
+"""The CDK app `cdk synth` and `cdk deploy` run (see cdk.json).
+
+LADDVAKT_BUNDLE=1 (what `make deploy` sets) builds the arm64 dependency layer with pip; without
+it the template is synthesized offline and the layer is left unbuilt.
+"""
 
 import os
 
@@ -8,7 +11,9 @@ from aws_cdk import App
 
 from infra.synth import build_app
 
-context = {} if os.environ.get("LADDVAKT_BUNDLE", "1") == "1" else {"aws:cdk:bundling-stacks": []}
-app = App(context=context)
+app = App()
+if os.environ.get("LADDVAKT_BUNDLE", "1") != "1":
+    # Set on the node, so it wins over the context the CDK CLI passes in.
+    app.node.set_context("aws:cdk:bundling-stacks", [])
 build_app(app)
 app.synth()
