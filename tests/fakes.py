@@ -68,9 +68,14 @@ class FakeRegistry:
 @dataclass
 class FakeSessions:
     items: dict[str, Session] = field(default_factory=dict)
+    starts: dict[str, str] = field(default_factory=dict)
 
-    def start(self, session: Session) -> None:
+    def start(self, session: Session, start_key: str) -> Session:
+        if start_key in self.starts:
+            return self.items[self.starts[start_key]]
+        self.starts[start_key] = session.session_id
         self.items[session.session_id] = session
+        return session
 
     def _owned(self, session_id: str, charge_point_id: str) -> Session:
         session = self.items.get(session_id)

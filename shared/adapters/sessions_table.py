@@ -34,6 +34,7 @@ from shared.models.sessions import MeterSample, Session, SessionStatus
 ACTIVE_BY_FLEET_INDEX = "active_by_fleet"
 BY_FLEET_STARTED_INDEX = "by_fleet_started"
 HEAD = "SESSION"
+START_MARKER = "START"
 SAMPLE_PREFIX = "SAMPLE#"
 _TRANSACTION_LIMIT = 100
 _SAMPLE_KEYS = {"e": "energy_wh", "p": "power_w", "s": "soc_percent"}
@@ -93,7 +94,7 @@ def session_to_item(session: Session) -> dict[str, Any]:
 
 def item_to_session(item: dict[str, Any], samples: list[MeterSample] | None = None) -> Session:
     data = {k: v for k, v in item.items() if k not in {"active_fleet_id", "sk"}}
-    data["transaction_id"] = int(item["transaction_id"])
+    data["transaction_id"] = str(item["transaction_id"])
     data["connector_id"] = int(item["connector_id"])
     data["samples"] = samples or []
     return Session.model_validate(data)
@@ -104,16 +105,35 @@ class SessionsTable:
         self._table = table if table is not None else dynamodb_table(table_name)
         self._name = self._table.name
 
-    def start(self, session: Session) -> None:
+    def start(self, session: Session, start_key: str) -> Session:
+        """Record a new session once per start: a repeated start (the same `start_key`, e.g. a
+        StartTransaction retried after a lost reply) returns the session recorded the first time.
+        """
+        marker = {
+            "session_id": f"START#{start_key}",
+            "sk": START_MARKER,
+            "started_session_id": session.session_id,
+        }
+        items = [
+            {"Put": {"TableName": self._name, "Item": session_to_item(session),
+                     "ConditionExpression": "attribute_not_exists(session_id)"}},
+            {"Put": {"TableName": self._name, "Item": marker,
+                     "ConditionExpression": "attribute_not_exists(session_id)"}},
+        ]  # fmt: skip
         with aws_errors(f"start session {session.session_id}"):
             try:
-                self._table.put_item(
-                    Item=session_to_item(session), ConditionExpression="attribute_not_exists(session_id)"
-                )
+                self._table.meta.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise SessionStateConflict(f"session {session.session_id} already exists") from exc
-                raise
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    first = self._table.get_item(
+                        Key={"session_id": marker["session_id"], "sk": START_MARKER}
+                    )["Item"]
+                    return self.get(first["started_session_id"], with_samples=False)
+                raise SessionStateConflict(f"session {session.session_id} already exists") from exc
+        return session
 
     def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None:
         latest = _latest(samples)

@@ -214,10 +214,12 @@ class CentralSystem16:
             )
         started_at = parse_iso(payload["timestamp"])
         meter_start = Decimal(payload["meterStart"])
-        self._sessions.start(
+        # What makes a start this start: a retry after a lost reply repeats all of it.
+        start_key = f"{charger.id}|{connector_id}|{payload['idTag']}|{started_at.isoformat()}|{meter_start}"
+        recorded = self._sessions.start(
             Session(
                 session_id=session_id_for(charger.id, transaction_id),
-                transaction_id=transaction_id,
+                transaction_id=str(transaction_id),
                 charge_point_id=charger.id,
                 connector_id=connector_id,
                 id_tag=payload["idTag"],
@@ -229,8 +231,10 @@ class CentralSystem16:
                 meter_start_wh=meter_start,
                 latest_register_wh=meter_start,
                 latest_sample_at=started_at,
-            )
+            ),
+            start_key,
         )
+        reply["transactionId"] = int(recorded.transaction_id)
         return self._result("StartTransaction", message_id, reply)
 
     def _meter_values(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:

@@ -75,7 +75,7 @@ class MeterPoint(BaseModel):
 
 class SessionDetail(BaseModel):
     session_id: str
-    transaction_id: int
+    transaction_id: str
     status: Literal["active", "closing", "invoiced"]
     charge_point_id: str
     connector_id: int

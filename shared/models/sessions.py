@@ -22,7 +22,10 @@ class SessionStatus(StrEnum):
 
 
 def session_id_for(charge_point_id: str, transaction_id: int | str) -> str:
-    """Sessions are keyed by charger and transaction, so meter values need no look-up first."""
+    """Sessions are keyed by charger and transaction, so meter values need no look-up first.
+
+    OCPP 1.6 transaction ids are integers Laddvakt assigns; 2.0.1 ids are strings the charger
+    chooses. Both are stored as text."""
     return f"{charge_point_id}:{transaction_id}"
 
 
@@ -43,7 +46,7 @@ class Session(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     session_id: str
-    transaction_id: int
+    transaction_id: str
     charge_point_id: str
     connector_id: int
     id_tag: str
@@ -51,6 +54,7 @@ class Session(BaseModel):
     site_id: str
     driver_id: str | None = None
     vehicle_id: str | None = None
+    ocpp_version: str = "1.6"
     status: SessionStatus = SessionStatus.ACTIVE
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
@@ -90,7 +94,7 @@ class ClosedSession(BaseModel):
     """Facts of a finished session, fixed by the first step so later steps agree on them."""
 
     session_id: str
-    transaction_id: int
+    transaction_id: str
     charge_point_id: str
     connector_id: int
     id_tag: str
@@ -161,7 +165,7 @@ class SessionInvoiced(BaseModel):
 
 class InvoiceSessionFacts(BaseModel):
     session_id: str
-    transaction_id: int
+    transaction_id: str
     charge_point_id: str
     connector_id: int
     site_id: str

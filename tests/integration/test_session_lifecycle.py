@@ -340,3 +340,16 @@ def test_a_late_older_sample_is_kept_but_does_not_rewind_the_live_view(handlers,
         for s in handlers["fleet_api"].queries._sessions.samples(long_session)
     }
     assert stored["2026-11-23T06:20:00+00:00"] == Decimal(2600)
+
+
+def test_a_retried_start_transaction_is_the_same_session_in_dynamodb(handlers, context, aws):
+    start = {"connectorId": 1, "idTag": "RFID0012", "meterStart": 42, "timestamp": "2026-11-23T05:00:00Z"}
+    frames = [call("r1", "StartTransaction", start), call("r2", "StartTransaction", start)]
+    handlers["ingest"].lambda_handler(sqs_event(*frames, charge_point_id="LV-GBG-10"), context)
+    first, again = published("LV-GBG-10/out")[-2:]
+    assert first[2]["transactionId"] == again[2]["transactionId"]
+    heads = aws.table(aws.sessions_table).scan(
+        FilterExpression="charge_point_id = :cp AND sk = :head",
+        ExpressionAttributeValues={":cp": "LV-GBG-10", ":head": "SESSION"},
+    )["Items"]
+    assert [h["meter_start_wh"] for h in heads] == [Decimal(42)]

@@ -25,7 +25,7 @@ def _closed(energy_wh: int) -> ClosedSession:
     at = datetime(2026, 11, 23, tzinfo=UTC)
     return ClosedSession(
         session_id="CP:1",
-        transaction_id=1,
+        transaction_id="1",
         charge_point_id="CP",
         connector_id=1,
         id_tag="T",

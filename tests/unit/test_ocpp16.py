@@ -230,3 +230,11 @@ def test_supported_actions_are_listed(registry):
     assert {"BootNotification", "StartTransaction", "StopTransaction", "MeterValues"} <= set(
         central.supported_actions
     )
+
+
+def test_a_retried_start_gets_the_same_transaction_and_no_second_session(central, sessions):
+    # Given a StartTransaction whose reply was lost, When the charger sends it again
+    first, again = reply(start(central)), reply(start(central))
+    # Then it gets the same transactionId, and there is one session
+    assert first[2]["transactionId"] == again[2]["transactionId"]
+    assert len(sessions.items) == 1

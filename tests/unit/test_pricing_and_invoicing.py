@@ -20,7 +20,7 @@ TARIFF = FlatTariff(currency="SEK", energy_price_per_kwh=Decimal("2.80"), vat_ra
 def closed(energy_wh: str, ended: datetime = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)) -> ClosedSession:
     return ClosedSession(
         session_id="LV-STHLM-01:7",
-        transaction_id=7,
+        transaction_id="7",
         charge_point_id="LV-STHLM-01",
         connector_id=1,
         id_tag="RFID0001",
