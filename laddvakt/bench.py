@@ -117,6 +117,7 @@ def bench_ingest() -> dict[str, Any]:
     from moto.backends import get_backend
 
     from laddvakt.local.deploy import LocalDeployment
+    from shared.adapters.aws import dynamodb_table
     from shared.adapters.registry_table import RegistryTable
     from shared.models.registry import RegistryDocument
     from shared.topology import Names
@@ -188,7 +189,7 @@ def bench_ingest() -> dict[str, Any]:
         handler.lambda_handler(_sqs_event([_meter_frame(0, transaction_id)], cp), Context())
 
         counter = _RequestCounter()
-        sessions_table = handler.service.central._sessions._table
+        sessions_table = dynamodb_table(names.sessions_table)  # the handle the adapter uses
         sessions_table.meta.client.meta.events.register("before-call.dynamodb", counter)
         counter.calls.clear()
         handler.lambda_handler(_sqs_event([_meter_frame(1, transaction_id)], cp), Context())

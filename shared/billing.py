@@ -52,6 +52,8 @@ class Billing:
         session = self._sessions.get(request.session_id)
         if session.ended_at is None or session.meter_stop_wh is None:
             raise NotPriceable(f"session {session.session_id} has not ended")
+        if session.meter_start_wh is None:
+            raise NotPriceable(f"session {session.session_id} has no meter reading to start from")
         energy = session.meter_stop_wh - session.meter_start_wh
         if energy < 0:
             raise NotPriceable(

@@ -29,7 +29,8 @@ from shared.settings import FleetApiSettings
 # Below this a plugged-in car is not really charging (trickle, balancing, a meter's noise).
 CHARGING_POWER_THRESHOLD_W = Decimal(100)
 _KILO = Decimal(1000)
-_OCCUPIED = {"Preparing", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"}
+# 1.6 ChargePointStatus and 2.0.1 ConnectorStatus values that mean "in use, not charging".
+_OCCUPIED = {"Preparing", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
 
 
 def _now() -> datetime:
@@ -172,7 +173,7 @@ class FleetQueries:
                 MeterPoint(
                     at=s.timestamp,
                     energy_kwh=_kilo(s.energy_wh - session.meter_start_wh)
-                    if s.energy_wh is not None
+                    if s.energy_wh is not None and session.meter_start_wh is not None
                     else None,
                     power_kw=_kilo(s.power_w),
                     soc_percent=s.soc_percent,

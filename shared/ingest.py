@@ -9,7 +9,9 @@ from shared.adapters.charger_link import ChargerLink
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.rejected_frames_table import RejectedFramesTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.domain.central import CentralSystem
 from shared.domain.ocpp16 import CentralSystem16
+from shared.domain.ocpp201 import CentralSystem201
 from shared.domain.ports import ChargerLinkPort, QuarantinePort, RejectedFrame
 from shared.models.events import FrameResult, InboundFrame
 from shared.settings import IngestSettings
@@ -17,18 +19,26 @@ from shared.settings import IngestSettings
 
 @dataclass
 class IngestService:
-    central: CentralSystem16
+    central: CentralSystem
     link: ChargerLinkPort
     quarantine: QuarantinePort
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> IngestService:
+        registry = RegistryTable(settings.registry_table)
+        ports = (
+            registry,
+            SessionsTable(settings.sessions_table),
+            BillingWorkflow(settings.billing_state_machine_arn),
+        )
+        interval = settings.heartbeat_interval_seconds
         return cls(
-            central=CentralSystem16(
-                RegistryTable(settings.registry_table),
-                SessionsTable(settings.sessions_table),
-                BillingWorkflow(settings.billing_state_machine_arn),
-                heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+            central=CentralSystem(
+                registry,
+                {
+                    "1.6": CentralSystem16(*ports, heartbeat_interval_seconds=interval),
+                    "2.0.1": CentralSystem201(*ports, heartbeat_interval_seconds=interval),
+                },
             ),
             link=ChargerLink(settings.iot_data_endpoint),
             quarantine=RejectedFramesTable(settings.rejected_frames_table),

@@ -26,6 +26,7 @@ class FakeRegistry:
     boots: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     heartbeats: list[tuple[str, datetime]] = field(default_factory=list)
     statuses: list[ConnectorStatusReport] = field(default_factory=list)
+    needs: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
     def placement(self, charge_point_id: str) -> ChargerPlacement | None:
         for charger in self.document.chargers:
@@ -64,6 +65,11 @@ class FakeRegistry:
     def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None:
         self.statuses.append(report)
 
+    def record_charging_needs(
+        self, charge_point_id: str, evse_id: int, needs: dict[str, Any], at: datetime
+    ) -> None:
+        self.needs.append((charge_point_id, evse_id, needs))
+
 
 @dataclass
 class FakeSessions:
@@ -94,6 +100,9 @@ class FakeSessions:
                 "latest_register_wh": last.energy_wh or session.latest_register_wh,
                 "latest_power_w": last.power_w,
                 "latest_soc_percent": last.soc_percent or session.latest_soc_percent,
+                "meter_start_wh": session.meter_start_wh
+                if session.meter_start_wh is not None
+                else next((s.energy_wh for s in samples if s.energy_wh is not None), None),
             }
         )
 
@@ -109,10 +118,21 @@ class FakeSessions:
             }
         )
 
-    def get(self, session_id: str) -> Session:
+    def get(self, session_id: str, *, with_samples: bool = True) -> Session:
         if session_id not in self.items:
             raise SessionNotFound(session_id)
         return self.items[session_id]
+
+    def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None:
+        session = self._owned(session_id, charge_point_id)
+        self.items[session_id] = session.model_copy(
+            update={
+                "id_tag": grant.id_tag,
+                "fleet_id": grant.fleet_id,
+                "driver_id": grant.driver_id,
+                "vehicle_id": grant.vehicle_id,
+            }
+        )
 
 
 @dataclass

@@ -24,10 +24,12 @@ keep their exact text.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -267,6 +269,23 @@ class RegistryTable:
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
+
+    def record_charging_needs(
+        self, charge_point_id: str, evse_id: int, needs: dict[str, Any], at: datetime
+    ) -> None:
+        """What the EV asked for (2.0.1 NotifyEVChargingNeeds): departure time, energy; kept for the fleet."""
+        with aws_errors(f"record charging needs of {charge_point_id}/{evse_id}"):
+            self._table.put_item(
+                Item={
+                    "pk": f"CHARGER#{charge_point_id}",
+                    "sk": f"NEEDS#{evse_id:03d}",
+                    "kind": "charging_needs",
+                    "charge_point_id": charge_point_id,
+                    "evse_id": evse_id,
+                    "needs": json.loads(json.dumps(needs), parse_float=Decimal),
+                    "at": at.isoformat(),
+                }
+            )
 
     # --- the import ----------------------------------------------------------------------------
 

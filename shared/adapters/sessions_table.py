@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
 from shared.domain.errors import SessionNotFound, SessionStateConflict
 from shared.domain.ports import StopFacts
+from shared.models.registry import TokenGrant
 from shared.models.sessions import MeterSample, Session, SessionStatus
 
 ACTIVE_BY_FLEET_INDEX = "active_by_fleet"
@@ -141,11 +142,17 @@ class SessionsTable:
         values: dict[str, Any] = {f":l{i}": value for i, value in enumerate(latest.values())}
         values[":cp"] = charge_point_id
         values[":newest"] = latest["latest_sample_at"]
+        sets = [f"#l{i} = :l{i}" for i in range(len(latest))]
+        registers = [s for s in sorted(samples, key=lambda s: s.timestamp) if s.energy_wh is not None]
+        if registers:
+            # A session that began without a register reading starts from its first one.
+            sets.append("meter_start_wh = if_not_exists(meter_start_wh, :first_register)")
+            values[":first_register"] = registers[0].energy_wh
         self._write_with_head(
             session_id,
             charge_point_id,
             samples,
-            update="SET " + ", ".join(f"#l{i} = :l{i}" for i in range(len(latest))),
+            update="SET " + ", ".join(sets),
             names=names,
             values=values,
             condition=(
@@ -233,6 +240,33 @@ class SessionsTable:
         with self._table.batch_writer(overwrite_by_pkeys=["session_id", "sk"]) as batch:
             for put in puts:
                 batch.put_item(Item=put)
+
+    def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None:
+        """Whose session it is, once the driver authorizes after plugging in (2.0.1)."""
+        update: dict[str, Any] = {
+            ":cp": charge_point_id,
+            ":tag": grant.id_tag,
+            ":fleet": grant.fleet_id,
+            ":driver": grant.driver_id,
+            ":vehicle": grant.vehicle_id,
+            ":active": SessionStatus.ACTIVE.value,
+        }
+        with aws_errors(f"identify session {session_id}"):
+            try:
+                self._table.update_item(
+                    Key=head_key(session_id),
+                    UpdateExpression=(
+                        "SET id_tag = :tag, fleet_id = :fleet, driver_id = :driver, vehicle_id = :vehicle, "
+                        "active_fleet_id = :fleet"
+                    ),
+                    ConditionExpression="charge_point_id = :cp AND #status = :active",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=update,
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    raise SessionNotFound(session_id) from exc
+                raise
 
     def get(self, session_id: str, *, with_samples: bool = True) -> Session:
         with aws_errors(f"read session {session_id}"):

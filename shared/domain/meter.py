@@ -41,7 +41,18 @@ def parse_iso(timestamp: str) -> datetime:
     return parsed
 
 
-def read_meter_values(meter_values: list[dict[str, Any]]) -> MeterReadings:
+def _unit_and_scale(sampled: dict[str, Any], measurand: str, version: str) -> tuple[str, Decimal]:
+    if version == "2.0.1":
+        # 2.0.1 puts the unit in unitOfMeasure, with a power-of-ten multiplier (kWh may also be
+        # written as Wh with multiplier 3).
+        unit_of_measure = sampled.get("unitOfMeasure", {})
+        return unit_of_measure.get("unit", _DEFAULT_UNIT[measurand]), Decimal(10) ** int(
+            unit_of_measure.get("multiplier", 0)
+        )
+    return sampled.get("unit", _DEFAULT_UNIT[measurand]), Decimal(1)
+
+
+def read_meter_values(meter_values: list[dict[str, Any]], version: str = "1.6") -> MeterReadings:
     """Each `MeterValue` becomes one sample; signed or unparseable values become problems."""
     samples: list[MeterSample] = []
     problems: list[str] = []
@@ -57,13 +68,13 @@ def read_meter_values(meter_values: list[dict[str, Any]]) -> MeterReadings:
             measurand = sampled.get("measurand", ENERGY)
             if measurand not in _SCALE or sampled.get("format") == "SignedData":
                 continue
-            unit = sampled.get("unit", _DEFAULT_UNIT[measurand])
+            unit, multiplier = _unit_and_scale(sampled, measurand, version)
             scale = _SCALE[measurand].get(unit)
             if scale is None:
                 problems.append(f"{measurand} in unit {unit!r} is not understood")
                 continue
             try:
-                value = Decimal(sampled["value"]) * scale
+                value = Decimal(str(sampled["value"])) * scale * multiplier
             except (InvalidOperation, KeyError):
                 problems.append(f"{measurand} value {sampled.get('value')!r} is not a number")
                 continue

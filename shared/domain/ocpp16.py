@@ -8,64 +8,24 @@ the caller keeps the frame with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from shared.domain import ocpp_framing as framing
+from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
 from shared.domain.errors import SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
-from shared.domain.ports import (
-    BillingWorkflowPort,
-    ConnectorStatusReport,
-    RegistryPort,
-    SessionsPort,
-    StopFacts,
-)
+from shared.domain.ports import ConnectorStatusReport, StopFacts
 from shared.models.registry import ChargerPlacement
 from shared.models.sessions import Session, session_id_for
 
-VERSION: framing.OcppVersion = "1.6"
 
-# Actions that only need an acknowledgement today; they are still schema-checked.
-_ACKNOWLEDGED = {"DiagnosticsStatusNotification", "FirmwareStatusNotification"}
+class CentralSystem16(CentralSystemBase):
+    VERSION = "1.6"
+    ACKNOWLEDGED = frozenset({"DiagnosticsStatusNotification", "FirmwareStatusNotification"})
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """What to send back (if anything) and why the frame deserves a second look (if it does)."""
-
-    reply: str | None
-    problem: str | None = None
-    action: str | None = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class CentralSystem16:
-    def __init__(
-        self,
-        registry: RegistryPort,
-        sessions: SessionsPort,
-        workflow: BillingWorkflowPort,
-        *,
-        heartbeat_interval_seconds: int = 300,
-        clock: Callable[[], datetime] = _now,
-    ) -> None:
-        self._registry = registry
-        self._sessions = sessions
-        self._workflow = workflow
-        self._heartbeat_interval = heartbeat_interval_seconds
-        self._clock = clock
-        self._handlers: dict[str, Callable[[str, ChargerPlacement, dict[str, Any]], Outcome]] = {
+    def handlers(self) -> dict[str, Handler]:
+        return {
             "Heartbeat": self._heartbeat,
             "StatusNotification": self._status_notification,
             "Authorize": self._authorize,
@@ -75,74 +35,9 @@ class CentralSystem16:
             "DataTransfer": self._data_transfer,
         }
 
-    @property
-    def supported_actions(self) -> list[str]:
-        return sorted({"BootNotification", *self._handlers, *_ACKNOWLEDGED})
-
-    def handle(self, charge_point_id: str, raw: bytes) -> Outcome:
-        frame = framing.parse_frame(raw, VERSION)
-        if isinstance(frame, framing.FrameProblem):
-            return self._reject(frame)
-        if isinstance(frame, framing.Response):
-            # Laddvakt sends no commands yet, so any CallResult/CallError is unsolicited.
-            return Outcome(None, f"unsolicited response to message {frame.message_id!r}")
-        if not framing.has_schema(frame.action, VERSION):
-            return self._reject(
-                framing.FrameProblem(
-                    f"unknown OCPP 1.6 action {frame.action!r}", "NotImplemented", frame.message_id
-                ),
-                frame.action,
-            )
-        problem = framing.schema_problem(framing.CALL, frame.action, frame.payload, VERSION, frame.message_id)
-        if problem is not None:
-            return self._reject(problem, frame.action)
-
-        placement = self._registry.placement(charge_point_id)
-        if frame.action == "BootNotification":
-            return self._boot_notification(frame.message_id, charge_point_id, placement, frame.payload)
-        if placement is None:
-            return self._reject(
-                framing.FrameProblem(
-                    f"charger {charge_point_id!r} is not registered", "SecurityError", frame.message_id
-                ),
-                frame.action,
-            )
-        if frame.action in _ACKNOWLEDGED:
-            return self._result(frame.action, frame.message_id, {})
-        handler = self._handlers.get(frame.action)
-        if handler is None:
-            return self._reject(
-                framing.FrameProblem(
-                    f"{frame.action} is recognised but not supported", "NotSupported", frame.message_id
-                ),
-                frame.action,
-            )
-        return handler(frame.message_id, placement, frame.payload)
-
-    # --- replies -----------------------------------------------------------------------------
-
-    def _result(
-        self, action: str, message_id: str, payload: dict[str, Any], problem: str | None = None
-    ) -> Outcome:
-        # Every reply is checked against the official schema before it leaves: a bug here must
-        # surface as an error in our logs, not as a charger that silently rejects our answer.
-        invalid = framing.schema_problem(framing.CALL_RESULT, action, payload, VERSION, message_id)
-        if invalid is not None:
-            raise ValueError(f"Laddvakt built an invalid {action} reply: {invalid.reason}")
-        return Outcome(framing.call_result(message_id, payload), problem, action)
-
-    @staticmethod
-    def _reject(problem: framing.FrameProblem, action: str | None = None) -> Outcome:
-        reply = (
-            framing.call_error(problem.message_id, problem.error_code, problem.reason, problem.details)
-            if problem.message_id is not None
-            else None
-        )
-        return Outcome(reply, f"{problem.error_code}: {problem.reason}", action)
-
     # --- actions -----------------------------------------------------------------------------
 
-    def _boot_notification(
+    def boot_notification(
         self,
         message_id: str,
         charge_point_id: str,
@@ -151,23 +46,23 @@ class CentralSystem16:
     ) -> Outcome:
         now = self._clock()
         if placement is None:
-            return self._result(
+            return self.result(
                 "BootNotification",
                 message_id,
-                {"status": "Rejected", "currentTime": _iso(now), "interval": self._heartbeat_interval},
+                {"status": "Rejected", "currentTime": iso(now), "interval": self._heartbeat_interval},
                 problem=f"BootNotification from unregistered charger {charge_point_id!r}",
             )
         self._registry.record_boot(charge_point_id, placement.site.fleet_id, payload, now)
-        return self._result(
+        return self.result(
             "BootNotification",
             message_id,
-            {"status": "Accepted", "currentTime": _iso(now), "interval": self._heartbeat_interval},
+            {"status": "Accepted", "currentTime": iso(now), "interval": self._heartbeat_interval},
         )
 
     def _heartbeat(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
         now = self._clock()
         self._registry.record_heartbeat(placement.charger.id, now)
-        return self._result("Heartbeat", message_id, {"currentTime": _iso(now)})
+        return self.result("Heartbeat", message_id, {"currentTime": iso(now)})
 
     def _status_notification(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
@@ -183,11 +78,11 @@ class CentralSystem16:
             vendor_error_code=payload.get("vendorErrorCode"),
         )
         self._registry.record_connector_status(report, placement.site.fleet_id)
-        return self._result("StatusNotification", message_id, {})
+        return self.result("StatusNotification", message_id, {})
 
     def _authorize(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
         grant = self._registry.token(payload["idTag"])
-        return self._result("Authorize", message_id, {"idTagInfo": {"status": grant.status}})
+        return self.result("Authorize", message_id, {"idTagInfo": {"status": grant.status}})
 
     def _start_transaction(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
@@ -198,13 +93,13 @@ class CentralSystem16:
         transaction_id = self._registry.next_transaction_id()
         reply = {"transactionId": transaction_id, "idTagInfo": {"status": grant.status}}
         if grant.status != "Accepted" or grant.fleet_id is None:
-            return self._result(
+            return self.result(
                 "StartTransaction", message_id, reply, problem=f"idTag {payload['idTag']!r} is {grant.status}"
             )
         charger = placement.charger
         connector_id = payload["connectorId"]
         if not 1 <= connector_id <= charger.connectors:
-            return self._reject(
+            return self.reject(
                 framing.FrameProblem(
                     f"connector {connector_id} does not exist on {charger.id} ({charger.connectors} connectors)",
                     "PropertyConstraintViolation",
@@ -235,7 +130,7 @@ class CentralSystem16:
             start_key,
         )
         reply["transactionId"] = int(recorded.transaction_id)
-        return self._result("StartTransaction", message_id, reply)
+        return self.result("StartTransaction", message_id, reply)
 
     def _meter_values(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
         readings = read_meter_values(payload["meterValue"])
@@ -243,14 +138,14 @@ class CentralSystem16:
         transaction_id = payload.get("transactionId")
         if transaction_id is None:
             # Clock-aligned values outside a transaction say nothing about a session.
-            return self._result("MeterValues", message_id, {}, _joined(problems))
+            return self.result("MeterValues", message_id, {}, joined(problems))
         session_id = session_id_for(placement.charger.id, transaction_id)
         if readings.samples:
             try:
                 self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
             except (SessionNotFound, SessionStateConflict) as exc:
                 problems.append(str(exc))
-        return self._result("MeterValues", message_id, {}, _joined(problems))
+        return self.result("MeterValues", message_id, {}, joined(problems))
 
     def _stop_transaction(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
@@ -272,22 +167,17 @@ class CentralSystem16:
             self._sessions.stop(session_id, placement.charger.id, stop)
         except (SessionNotFound, SessionStateConflict) as exc:
             problems.append(str(exc))
-            return self._result("StopTransaction", message_id, reply, _joined(problems))
+            return self.result("StopTransaction", message_id, reply, joined(problems))
         # Named after the session, so a repeated stop never starts a second billing run.
         self._workflow.close_and_invoice(session_id)
-        return self._result("StopTransaction", message_id, reply, _joined(problems))
+        return self.result("StopTransaction", message_id, reply, joined(problems))
 
     def _data_transfer(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
     ) -> Outcome:
-        return self._result(
+        return self.result(
             "DataTransfer",
             message_id,
             {"status": "UnknownVendorId"},
             problem=f"DataTransfer from vendor {payload['vendorId']!r} is not understood",
         )
-
-
-def _joined(problems: Iterable[str]) -> str | None:
-    text = "; ".join(problems)
-    return text or None

@@ -60,3 +60,19 @@ def totals(lines: list[InvoiceLine], vat: list[VatSubtotal]) -> Totals:
     net = sum((line.net_amount for line in lines), Decimal("0.00"))
     vat_total = sum((subtotal.vat_amount for subtotal in vat), Decimal("0.00"))
     return Totals(net=net, vat=vat_total, gross=net + vat_total)
+
+
+def gross_for_energy(energy_wh: Decimal, tariff: FlatTariff) -> Decimal:
+    """What a session of this energy costs including VAT, exactly as its invoice will total it."""
+    lines = [
+        InvoiceLine(
+            description="Energy",
+            quantity=energy_kwh(energy_wh),
+            unit="kWh",
+            unit_price=tariff.energy_price_per_kwh,
+            net_amount=money(energy_kwh(energy_wh) * tariff.energy_price_per_kwh),
+            vat_rate_percent=tariff.vat_rate_percent,
+            vat_amount=Decimal(0),
+        )
+    ]
+    return totals(lines, vat_breakdown(lines)).gross

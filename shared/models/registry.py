@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
-# OCPP 1.6 CiString20Type: an idTag is at most 20 characters.
-IdTag = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+# OCPP 1.6 idTag is CiString20Type; a 2.0.1 idToken may be up to 36 characters.
+IdTag = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 # A charge point id becomes an MQTT topic level, so no wildcards, slashes or `$`.
 ChargePointId = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._\-]+$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -58,7 +58,8 @@ class Session(BaseModel):
     status: SessionStatus = SessionStatus.ACTIVE
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
-    meter_start_wh: Decimal
+    # None until the first register reading (a 2.0.1 transaction may start before one).
+    meter_start_wh: Decimal | None
     meter_stop_wh: Decimal | None = None
     energy_wh: Decimal | None = None
     latest_register_wh: Decimal | None = None
@@ -76,7 +77,7 @@ class Session(BaseModel):
         if self.energy_wh is not None:
             return self.energy_wh
         latest = self.meter_stop_wh if self.meter_stop_wh is not None else self.latest_register_wh
-        if latest is None:
+        if latest is None or self.meter_start_wh is None:
             return Decimal(0)
         return max(Decimal(0), latest - self.meter_start_wh)
 

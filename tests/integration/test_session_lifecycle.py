@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from moto.backends import get_backend
 
+from shared.adapters.aws import dynamodb_table
 from tests.integration.conftest import ACCOUNT, REGION
 
 pytestmark = pytest.mark.integration
@@ -278,10 +279,10 @@ def long_session(handlers, context) -> str:
     return f"LV-STHLM-02:{published('LV-STHLM-02/out')[-1][2]['transactionId']}"
 
 
-def test_a_meter_frame_is_one_dynamodb_request_and_no_read(handlers, context, long_session):
+def test_a_meter_frame_is_one_dynamodb_request_and_no_read(handlers, context, aws, long_session):
     # Given a running session, When a MeterValues frame arrives
     calls: list[str] = []
-    client = handlers["ingest"].service.central._sessions._table.meta.client
+    client = dynamodb_table(aws.sessions_table).meta.client  # the very table handle the adapter uses
 
     def count(event_name: str, **_: Any) -> None:
         calls.append(event_name.rsplit(".", 1)[-1])

@@ -1,0 +1,180 @@
+"""What every OCPP version's central system shares: one inbound frame in, one reply (and maybe a
+problem worth keeping) out. Each version adds its actions; `CentralSystem` picks the version per
+charger, from the registry, or from the frame when the charger is not registered.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from shared.domain import ocpp_framing as framing
+from shared.domain.ports import BillingWorkflowPort, RegistryPort, SessionsPort
+from shared.models.registry import ChargerPlacement
+
+Handler = Callable[[str, ChargerPlacement, dict[str, Any]], "Outcome"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to send back (if anything) and why the frame deserves a second look (if it does)."""
+
+    reply: str | None
+    problem: str | None = None
+    action: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def joined(problems: Iterable[str]) -> str | None:
+    text = "; ".join(problems)
+    return text or None
+
+
+class CentralSystemBase(ABC):
+    VERSION: ClassVar[framing.OcppVersion]
+    # Actions that only need an acknowledgement; they are still schema-checked.
+    ACKNOWLEDGED: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        registry: RegistryPort,
+        sessions: SessionsPort,
+        workflow: BillingWorkflowPort,
+        *,
+        heartbeat_interval_seconds: int = 300,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._registry = registry
+        self._sessions = sessions
+        self._workflow = workflow
+        self._heartbeat_interval = heartbeat_interval_seconds
+        self._clock = clock
+        self._handlers: dict[str, Handler] = self.handlers()
+
+    @abstractmethod
+    def handlers(self) -> dict[str, Handler]:
+        """The version's actions and who handles each."""
+
+    @abstractmethod
+    def boot_notification(
+        self,
+        message_id: str,
+        charge_point_id: str,
+        placement: ChargerPlacement | None,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        """Each version answers boots in its own shape, registered or not."""
+
+    @property
+    def supported_actions(self) -> list[str]:
+        return sorted({"BootNotification", *self._handlers, *self.ACKNOWLEDGED})
+
+    def handle(self, charge_point_id: str, raw: bytes) -> Outcome:
+        frame = framing.parse_frame(raw, self.VERSION)
+        if isinstance(frame, framing.FrameProblem):
+            return self.reject(frame)
+        if isinstance(frame, framing.Response):
+            # Laddvakt sends no commands yet, so any CallResult/CallError is unsolicited.
+            return Outcome(None, f"unsolicited response to message {frame.message_id!r}")
+        if not framing.has_schema(frame.action, self.VERSION):
+            return self.reject(
+                framing.FrameProblem(
+                    f"unknown OCPP {self.VERSION} action {frame.action!r}", "NotImplemented", frame.message_id
+                ),
+                frame.action,
+            )
+        problem = framing.schema_problem(
+            framing.CALL, frame.action, frame.payload, self.VERSION, frame.message_id
+        )
+        if problem is not None:
+            return self.reject(problem, frame.action)
+
+        placement = self._registry.placement(charge_point_id)
+        if frame.action == "BootNotification":
+            return self.boot_notification(frame.message_id, charge_point_id, placement, frame.payload)
+        if placement is None:
+            return self.reject(
+                framing.FrameProblem(
+                    f"charger {charge_point_id!r} is not registered", "SecurityError", frame.message_id
+                ),
+                frame.action,
+            )
+        if frame.action in self.ACKNOWLEDGED:
+            return self.result(frame.action, frame.message_id, {})
+        handler = self._handlers.get(frame.action)
+        if handler is None:
+            return self.reject(
+                framing.FrameProblem(
+                    f"{frame.action} is recognised but not supported", "NotSupported", frame.message_id
+                ),
+                frame.action,
+            )
+        return handler(frame.message_id, placement, frame.payload)
+
+    def result(
+        self, action: str, message_id: str, payload: dict[str, Any], problem: str | None = None
+    ) -> Outcome:
+        # Every reply is checked against the official schema before it leaves: a bug here must
+        # surface as an error in our logs, not as a charger that silently rejects our answer.
+        invalid = framing.schema_problem(framing.CALL_RESULT, action, payload, self.VERSION, message_id)
+        if invalid is not None:
+            raise ValueError(f"Laddvakt built an invalid {action} reply: {invalid.reason}")
+        return Outcome(framing.call_result(message_id, payload), problem, action)
+
+    @staticmethod
+    def reject(problem: framing.FrameProblem, action: str | None = None) -> Outcome:
+        reply = (
+            framing.call_error(problem.message_id, problem.error_code, problem.reason, problem.details)
+            if problem.message_id is not None
+            else None
+        )
+        return Outcome(reply, f"{problem.error_code}: {problem.reason}", action)
+
+
+_ONLY_201 = {
+    "TransactionEvent",
+    "NotifyEVChargingNeeds",
+    "NotifyEvent",
+    "NotifyReport",
+    "ReportChargingProfiles",
+}
+
+
+def sniff_version(raw: bytes) -> framing.OcppVersion:
+    """An unregistered charger's version, from what its frame looks like (1.6 unless it is 2.0.1)."""
+    try:
+        message = json.loads(raw)
+        action, payload = message[2], message[3]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return "1.6"
+    if action in _ONLY_201 or (
+        action == "BootNotification" and isinstance(payload, dict) and "chargingStation" in payload
+    ):
+        return "2.0.1"
+    return "1.6"
+
+
+class CentralSystem:
+    """Routes each frame to the central system of the charger's OCPP version."""
+
+    def __init__(self, registry: RegistryPort, versions: dict[str, CentralSystemBase]) -> None:
+        self._registry = registry
+        self._versions = versions
+
+    def version_of(self, charge_point_id: str, raw: bytes) -> str:
+        placement = self._registry.placement(charge_point_id)
+        return placement.charger.ocpp_version if placement is not None else sniff_version(raw)
+
+    def handle(self, charge_point_id: str, raw: bytes) -> Outcome:
+        return self._versions[self.version_of(charge_point_id, raw)].handle(charge_point_id, raw)

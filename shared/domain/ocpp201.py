@@ -1,0 +1,219 @@
+"""The central system for OCPP 2.0.1 chargers, on the same topics and records as 1.6.
+
+A 2.0.1 station chooses its own transaction ids and reports a transaction as TransactionEvent
+Started / Updated / Ended. Energy comes from absolute register readings (never summed deltas), so
+a repeated or reordered event cannot change a session's energy. The connector a fleet sees is
+the EVSE (`evseId`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared.domain import pricing
+from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
+from shared.domain.errors import SessionNotFound, SessionStateConflict
+from shared.domain.meter import MeterReadings, parse_iso, read_meter_values
+from shared.domain.ports import ConnectorStatusReport, StopFacts
+from shared.models.registry import ChargerPlacement, TokenGrant
+from shared.models.sessions import Session, session_id_for
+
+# 2.0.1 says "Unknown" where 1.6 says "Invalid" for an identifier nobody issued.
+_STATUS_201 = {"Invalid": "Unknown"}
+
+
+def _token_status(grant: TokenGrant) -> str:
+    return _STATUS_201.get(grant.status, grant.status)
+
+
+class CentralSystem201(CentralSystemBase):
+    VERSION = "2.0.1"
+    ACKNOWLEDGED = frozenset(
+        {
+            "FirmwareStatusNotification",
+            "LogStatusNotification",
+            "SecurityEventNotification",
+            "NotifyEvent",
+            "NotifyReport",
+        }
+    )
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "Heartbeat": self._heartbeat,
+            "StatusNotification": self._status_notification,
+            "Authorize": self._authorize,
+            "TransactionEvent": self._transaction_event,
+            "MeterValues": self._meter_values,
+            "NotifyEVChargingNeeds": self._notify_ev_charging_needs,
+        }
+
+    def boot_notification(
+        self,
+        message_id: str,
+        charge_point_id: str,
+        placement: ChargerPlacement | None,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        now = self._clock()
+        if placement is None:
+            return self.result(
+                "BootNotification",
+                message_id,
+                {"status": "Rejected", "currentTime": iso(now), "interval": self._heartbeat_interval},
+                problem=f"BootNotification from unregistered charger {charge_point_id!r}",
+            )
+        station = payload["chargingStation"]
+        self._registry.record_boot(
+            charge_point_id,
+            placement.site.fleet_id,
+            {
+                "chargePointVendor": station.get("vendorName"),
+                "chargePointModel": station.get("model"),
+                "firmwareVersion": station.get("firmwareVersion"),
+            },
+            now,
+        )
+        return self.result(
+            "BootNotification",
+            message_id,
+            {"status": "Accepted", "currentTime": iso(now), "interval": self._heartbeat_interval},
+        )
+
+    def _heartbeat(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
+        now = self._clock()
+        self._registry.record_heartbeat(placement.charger.id, now)
+        return self.result("Heartbeat", message_id, {"currentTime": iso(now)})
+
+    def _status_notification(
+        self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
+    ) -> Outcome:
+        status = payload["connectorStatus"]
+        self._registry.record_connector_status(
+            ConnectorStatusReport(
+                charge_point_id=placement.charger.id,
+                connector_id=payload["evseId"],
+                status=status,
+                # 2.0.1 reports faults through NotifyEvent; the status itself says Faulted.
+                error_code="Faulted" if status == "Faulted" else "NoError",
+                at=parse_iso(payload["timestamp"]),
+            ),
+            placement.site.fleet_id,
+        )
+        return self.result("StatusNotification", message_id, {})
+
+    def _authorize(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
+        grant = self._registry.token(payload["idToken"]["idToken"])
+        return self.result("Authorize", message_id, {"idTokenInfo": {"status": _token_status(grant)}})
+
+    def _meter_values(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
+        # MeterValues outside a transaction (2.0.1 sends transaction values in TransactionEvent).
+        readings = read_meter_values(payload["meterValue"], self.VERSION)
+        return self.result("MeterValues", message_id, {}, joined(readings.problems))
+
+    def _notify_ev_charging_needs(
+        self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
+    ) -> Outcome:
+        self._registry.record_charging_needs(
+            placement.charger.id, payload["evseId"], payload["chargingNeeds"], self._clock()
+        )
+        return self.result("NotifyEVChargingNeeds", message_id, {"status": "Accepted"})
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def _transaction_event(
+        self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
+    ) -> Outcome:
+        info = payload["transactionInfo"]
+        session_id = session_id_for(placement.charger.id, info["transactionId"])
+        readings = read_meter_values(payload.get("meterValue", []), self.VERSION)
+        problems = list(readings.problems)
+        reply: dict[str, Any] = {}
+        grant = self._registry.token(payload["idToken"]["idToken"]) if "idToken" in payload else None
+        if grant is not None:
+            reply["idTokenInfo"] = {"status": _token_status(grant)}
+        event = payload["eventType"]
+        try:
+            if event == "Started":
+                self._start(session_id, placement, payload, readings, grant, problems)
+            elif grant is not None and grant.status == "Accepted":
+                # Authorized after plug-in: the session learns whose it is.
+                self._sessions.identify(session_id, placement.charger.id, grant)
+            if event != "Started" and readings.samples:
+                self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
+            if event == "Ended":
+                cost = self._end(session_id, placement, payload, readings)
+                if cost is not None:
+                    reply["totalCost"] = cost
+        except (SessionNotFound, SessionStateConflict) as exc:
+            problems.append(str(exc))
+        return self.result("TransactionEvent", message_id, reply, joined(problems))
+
+    def _start(
+        self,
+        session_id: str,
+        placement: ChargerPlacement,
+        payload: dict[str, Any],
+        readings: MeterReadings,
+        grant: TokenGrant | None,
+        problems: list[str],
+    ) -> None:
+        if grant is not None and grant.status != "Accepted":
+            problems.append(f"idToken {grant.id_tag!r} is {grant.status}: no session")
+            return
+        started_at = parse_iso(payload["timestamp"])
+        registers = [s for s in readings.samples if s.energy_wh is not None]
+        evse = payload.get("evse", {})
+        session = Session(
+            session_id=session_id,
+            transaction_id=payload["transactionInfo"]["transactionId"],
+            charge_point_id=placement.charger.id,
+            connector_id=evse.get("id", 1),
+            id_tag=grant.id_tag if grant else "",
+            # Until someone authorizes, the session belongs to the site's fleet.
+            fleet_id=grant.fleet_id if grant and grant.fleet_id else placement.site.fleet_id,
+            site_id=placement.site.id,
+            driver_id=grant.driver_id if grant else None,
+            vehicle_id=grant.vehicle_id if grant else None,
+            ocpp_version=self.VERSION,
+            started_at=started_at,
+            meter_start_wh=registers[0].energy_wh if registers else None,
+            latest_register_wh=registers[-1].energy_wh if registers else None,
+            latest_sample_at=started_at,
+        )
+        # The transaction id is the station's own: a repeated Started is the same start.
+        self._sessions.start(session, session_id)
+        if readings.samples:
+            self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
+
+    def _end(
+        self, session_id: str, placement: ChargerPlacement, payload: dict[str, Any], readings: MeterReadings
+    ) -> Decimal | None:
+        session = self._sessions.get(session_id, with_samples=False)
+        registers = [
+            s.energy_wh
+            for s in sorted(readings.samples, key=lambda s: s.timestamp)
+            if s.energy_wh is not None
+        ]
+        meter_stop = registers[-1] if registers else session.latest_register_wh
+        if meter_stop is None:
+            raise SessionStateConflict(f"session {session_id} ended without any energy register reading")
+        self._sessions.stop(
+            session_id,
+            placement.charger.id,
+            StopFacts(
+                ended_at=parse_iso(payload["timestamp"]),
+                meter_stop_wh=meter_stop,
+                reason=payload["transactionInfo"].get("stoppedReason"),
+                id_tag=payload.get("idToken", {}).get("idToken"),
+                samples=[],
+            ),
+        )
+        self._workflow.close_and_invoice(session_id)
+        if session.meter_start_wh is None:
+            return None
+        # Priced like the invoice will be, so the station shows what finance will bill.
+        return pricing.gross_for_energy(
+            max(Decimal(0), meter_stop - session.meter_start_wh), placement.site.tariff
+        )
