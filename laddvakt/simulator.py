@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
 from ocpp.v16 import call, call_result
+from ocpp.v201 import call_result as call_result_201
 
 from shared.models.registry import RegistryDocument
 from shared.topology import inbound_topic, outbound_topic
@@ -41,8 +42,12 @@ def _iso(at: datetime) -> str:
 class SimulatedCharger:
     """One charger's MQTT connection: sends Calls and waits for their replies."""
 
-    def __init__(self, charge_point_id: str, host: str, port: int, timeout: float = 30.0) -> None:
+    def __init__(
+        self, charge_point_id: str, host: str, port: int, timeout: float = 30.0, version: str = "1.6"
+    ) -> None:
         self.id = charge_point_id
+        # Replies are parsed into the ocpp package's CallResult classes of the charger's version.
+        self._results = call_result if version == "1.6" else call_result_201
         self._timeout = timeout
         self._pending: dict[str, tuple[threading.Event, list[Any]]] = {}
         self._lock = threading.Lock()
@@ -88,7 +93,7 @@ class SimulatedCharger:
         return list(box[0])
 
     def call(self, message: Any) -> dict[str, Any]:
-        """Send one `ocpp.v16.call.*` message and return the CallResult payload."""
+        """Send one `ocpp.v16.call.*` or `ocpp.v201.call.*` message and return the CallResult payload."""
         message_id = uuid.uuid4().hex[:16]
         action = type(message).__name__
         payload = snake_to_camel_case(remove_nones(asdict(message)))
@@ -98,7 +103,7 @@ class SimulatedCharger:
             raise CallErrorReceived(frame)
         result: dict[str, Any] = frame[2]
         # Parse into the ocpp package's CallResult class to prove the reply has its shape.
-        getattr(call_result, action)(**camel_to_snake_case(result))
+        getattr(self._results, action)(**camel_to_snake_case(result))
         return result
 
     def close(self) -> None:
