@@ -23,6 +23,7 @@ STEPS = (
     ("MarkInvoiced", "mark-invoiced"),
 )
 FAILED_STATE = "CloseAndInvoiceFailed"
+HELD_CHOICE = "EnergyTrusted"
 
 
 class BillingWorkflow(Construct):
@@ -41,8 +42,7 @@ class BillingWorkflow(Construct):
         failed = sfn.Fail(
             self, FAILED_STATE, state_name=FAILED_STATE, cause="A close-and-invoice step failed"
         )
-        chain: sfn.IChainable | None = None
-        last: sfn.INextable | None = None
+        tasks_by_name = {}
         for state_name, key in STEPS:
             task = tasks.LambdaInvoke(
                 self,
@@ -60,13 +60,17 @@ class BillingWorkflow(Construct):
                 max_attempts=4,
             )  # fmt: skip
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-            if last is None:
-                chain = task
-            else:
-                last.next(task)
-            last = task
-        assert chain is not None and last is not None
-        last.next(sfn.Succeed(self, "Invoiced", state_name="Invoiced"))
+            tasks_by_name[state_name] = task
+        finalize, price, write, mark = (tasks_by_name[name] for name, _ in STEPS)
+        # A session whose energy cannot be trusted is held for an operator, not priced.
+        trusted = (
+            sfn.Choice(self, HELD_CHOICE, state_name=HELD_CHOICE)
+            .when(sfn.Condition.is_not_null("$.held_reason"), sfn.Succeed(self, "Held", state_name="Held"))
+            .otherwise(
+                price.next(write).next(mark).next(sfn.Succeed(self, "Invoiced", state_name="Invoiced"))
+            )
+        )
+        chain = finalize.next(trusted)
 
         log_group = logs.LogGroup(
             self,

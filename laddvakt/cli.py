@@ -59,6 +59,41 @@ def _frames_rejected(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions_held(args: argparse.Namespace) -> int:
+    from shared.adapters.sessions_table import SessionsTable
+    from shared.operations import held_sessions
+
+    target = resolve(args.stack, Path(args.state_dir))
+    held = held_sessions(SessionsTable(target.sessions_table, table=target.table(target.sessions_table)))
+    for session in held:
+        print(
+            f"{session.session_id}  {session.started_at:%Y-%m-%d %H:%M}Z  fleet {session.fleet_id}: {session.hold_reason}"
+        )
+    print(f"{len(held)} held session(s)", file=sys.stderr)
+    return 0
+
+
+def _sessions_release(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from shared.adapters.billing_workflow import BillingWorkflow
+    from shared.adapters.sessions_table import SessionsTable
+    from shared.operations import release
+
+    target = resolve(args.stack, Path(args.state_dir))
+    energy = None if args.accept else Decimal(args.energy_kwh) * 1000
+    released = release(
+        SessionsTable(target.sessions_table, table=target.table(target.sessions_table)),
+        BillingWorkflow(target.billing_state_machine_arn, sfn=target.client("stepfunctions")),
+        args.session_id,
+        energy_wh=energy,
+        reason=args.reason,
+    )
+    what = "the measured energy" if energy is None else f"{args.energy_kwh} kWh"
+    print(f"released {released.session_id} at {what}; a new close-and-invoice run has started")
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from laddvakt.local.stack import run_up
 
@@ -109,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--group", action="append", choices=["fleet_manager", "finance", "admin"])
     token.set_defaults(func=_token)
 
+    sessions = commands.add_parser("sessions", help="sessions held for an operator's decision")
+    sessions_commands = sessions.add_subparsers(dest="sessions_command", required=True)
+    held = command(sessions_commands, "held", "list held sessions with the reason each is held")
+    held.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    held.set_defaults(func=_sessions_held)
+    release_cmd = command(sessions_commands, "release", "bill a held session and start its invoicing")
+    release_cmd.add_argument("session_id")
+    decision = release_cmd.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--accept", action="store_true", help="bill the energy Laddvakt measured")
+    decision.add_argument("--energy-kwh", help="bill this energy instead (a decimal, e.g. 41.234)")
+    release_cmd.add_argument("--reason", required=True, help="why: kept on the session for finance")
+    release_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    release_cmd.set_defaults(func=_sessions_release)
+
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)
     rejected = command(frames_commands, "rejected", "list rejected frames with their reasons")
@@ -125,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except NoTarget as exc:
         print(f"laddvakt: {exc}", file=sys.stderr)
         return 2
-    except LaddvaktError as exc:
+    except (LaddvaktError, ValueError) as exc:
         print(f"laddvakt: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

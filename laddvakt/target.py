@@ -22,6 +22,7 @@ class Target:
     sessions_table: str
     rejected_frames_table: str
     invoice_bucket: str
+    billing_state_machine_arn: str
     region: str
     endpoint_url: str | None = None
     api_url: str | None = None
@@ -61,6 +62,7 @@ def local_target(state_dir: Path = DEFAULT_STATE_DIR) -> Target:
         sessions_table=names["sessions_table"],
         rejected_frames_table=names["rejected_frames_table"],
         invoice_bucket=names["invoice_bucket"],
+        billing_state_machine_arn=names["billing_state_machine"],
         region=state["region"],
         endpoint_url=state["endpoint_url"],
         api_url=state.get("api_url"),
@@ -76,6 +78,7 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
         "SessionsTableName",
         "RejectedFramesTableName",
         "InvoiceBucketName",
+        "BillingStateMachineArn",
     } - set(outputs)
     if missing:
         raise NoTarget(f"stack {stack_name} lacks outputs {sorted(missing)}; deploy this version first")
@@ -84,6 +87,7 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
         sessions_table=outputs["SessionsTableName"],
         rejected_frames_table=outputs["RejectedFramesTableName"],
         invoice_bucket=outputs["InvoiceBucketName"],
+        billing_state_machine_arn=outputs["BillingStateMachineArn"],
         region=cloudformation.meta.region_name,
         api_url=outputs.get("ApiUrl"),
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from shared.adapters.invoice_bucket import InvoiceBucket
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.domain import energy as energy_model
 from shared.domain import invoicing, pricing
 from shared.domain.errors import NotPriceable
 from shared.models.sessions import (
@@ -52,15 +54,30 @@ class Billing:
         session = self._sessions.get(request.session_id)
         if session.ended_at is None or session.meter_stop_wh is None:
             raise NotPriceable(f"session {session.session_id} has not ended")
-        if session.meter_start_wh is None:
-            raise NotPriceable(f"session {session.session_id} has no meter reading to start from")
-        energy = session.meter_stop_wh - session.meter_start_wh
-        if energy < 0:
-            raise NotPriceable(
-                f"session {session.session_id}: meterStop {session.meter_stop_wh} Wh is below "
-                f"meterStart {session.meter_start_wh} Wh"
+        held_reason: str | None = None
+        if session.energy_override_wh is not None:
+            energy = session.energy_override_wh  # an operator's decision, with its reason on the session
+        else:
+            placement = self._registry.placement(session.charge_point_id)
+            max_power = placement.charger.max_power_kw if placement else Decimal(1000)
+            readings = energy_model.readings_of(
+                session.started_at,
+                session.meter_start_wh,
+                session.samples,
+                session.ended_at,
+                session.meter_stop_wh,
             )
-        if session.status is not SessionStatus.INVOICED:
+            verdict = energy_model.session_energy(readings, max_power, session.samples)
+            energy = verdict.energy_wh
+            if len(readings) < 2:
+                held_reason = "no meter readings to measure the energy from"
+            elif not verdict.trustworthy and session.override_reason is None:
+                held_reason = "; ".join(verdict.flags)
+            if held_reason is not None:
+                self._sessions.mark_held(
+                    session.session_id, held_reason, [r.isoformat() for r in verdict.resets]
+                )
+        if held_reason is None and session.status is not SessionStatus.INVOICED:
             session = self._sessions.mark_closing(session.session_id, energy)
         return ClosedSession(
             session_id=session.session_id,
@@ -74,10 +91,11 @@ class Billing:
             vehicle_id=session.vehicle_id,
             started_at=session.started_at,
             ended_at=session.ended_at,
-            meter_start_wh=session.meter_start_wh,
+            meter_start_wh=session.meter_start_wh if session.meter_start_wh is not None else Decimal(0),
             meter_stop_wh=session.meter_stop_wh,
             energy_wh=energy,
             stop_reason=session.stop_reason,
+            held_reason=held_reason,
         )
 
     def price(self, closed: ClosedSession) -> PricedSession:

@@ -169,6 +169,7 @@ class FleetQueries:
             soc_percent=session.latest_soc_percent,
             stop_reason=session.stop_reason,
             invoice_key=session.invoice_key,
+            hold_reason=session.hold_reason,
             meter_curve=[
                 MeterPoint(
                     at=s.timestamp,

@@ -18,11 +18,16 @@ from shared.adapters.aws import aws_errors, client, error_code
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def execution_name(session_id: str) -> str:
-    """Execution names allow 80 of [A-Za-z0-9_-]; a short hash keeps distinct ids distinct."""
-    digest = hashlib.sha256(session_id.encode()).hexdigest()[:10]
-    readable = _NAME_UNSAFE.sub("_", session_id)[:60]
-    return f"close-{readable}-{digest}"
+def execution_name(session_id: str, attempt: str = "") -> str:
+    """Execution names allow 80 of [A-Za-z0-9_-]; a short hash keeps distinct ids distinct.
+
+    The first run of a session has no attempt; an operator's release of a held session names
+    its own attempt, so it is a new run and still never a duplicate of another.
+    """
+    digest = hashlib.sha256(f"{session_id}|{attempt}".encode()).hexdigest()[:10]
+    readable = _NAME_UNSAFE.sub("_", session_id)[: 60 - len(attempt)]
+    suffix = f"-{attempt}" if attempt else ""
+    return f"close-{readable}{suffix}-{digest}"
 
 
 class BillingWorkflow:
@@ -30,12 +35,12 @@ class BillingWorkflow:
         self._arn = state_machine_arn
         self._sfn = sfn if sfn is not None else client("stepfunctions")
 
-    def close_and_invoice(self, session_id: str) -> None:
+    def close_and_invoice(self, session_id: str, attempt: str = "") -> None:
         with aws_errors(f"start billing of {session_id}"):
             try:
                 self._sfn.start_execution(
                     stateMachineArn=self._arn,
-                    name=execution_name(session_id),
+                    name=execution_name(session_id, attempt),
                     input=json.dumps({"session_id": session_id}),
                 )
             except ClientError as exc:

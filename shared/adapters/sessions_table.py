@@ -303,6 +303,64 @@ class SessionsTable:
                 raise
         return item_to_session(result["Attributes"])
 
+    def mark_held(self, session_id: str, reason: str, resets: list[str]) -> Session:
+        """Out of the live view and not invoiced: an operator must look (the reason says why)."""
+        with aws_errors(f"hold session {session_id}"):
+            result = self._table.update_item(
+                Key=head_key(session_id),
+                UpdateExpression="SET #status = :held, hold_reason = :reason, register_resets = :resets REMOVE active_fleet_id",
+                ConditionExpression="#status IN (:active, :closing, :held)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":held": SessionStatus.HELD.value,
+                    ":active": SessionStatus.ACTIVE.value,
+                    ":closing": SessionStatus.CLOSING.value,
+                    ":reason": reason,
+                    ":resets": resets,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        return item_to_session(result["Attributes"])
+
+    def release(self, session_id: str, energy_wh: Decimal | None, reason: str) -> Session:
+        """An operator's decision on a held session: bill this energy (or the computed one)."""
+        with aws_errors(f"release session {session_id}"):
+            try:
+                result = self._table.update_item(
+                    Key=head_key(session_id),
+                    UpdateExpression="SET #status = :closing, override_reason = :reason, energy_override_wh = :energy",
+                    ConditionExpression="#status = :held",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":closing": SessionStatus.CLOSING.value,
+                        ":held": SessionStatus.HELD.value,
+                        ":reason": reason,
+                        ":energy": energy_wh,
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    raise SessionStateConflict(f"session {session_id} is not held") from exc
+                raise
+        return item_to_session(result["Attributes"])
+
+    def held(self) -> list[Session]:
+        """Every held session (rare by design, so a filtered scan is fine for an operator)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "sk = :head AND #status = :held",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":head": HEAD, ":held": SessionStatus.HELD.value},
+        }
+        while True:
+            with aws_errors("list held sessions"):
+                page = self._table.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return [item_to_session(i) for i in items]
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def mark_invoiced(self, session_id: str, invoice_key: str) -> Session:
         with aws_errors(f"mark session {session_id} invoiced"):
             try:

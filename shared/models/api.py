@@ -76,7 +76,7 @@ class MeterPoint(BaseModel):
 class SessionDetail(BaseModel):
     session_id: str
     transaction_id: str
-    status: Literal["active", "closing", "invoiced"]
+    status: Literal["active", "closing", "held", "invoiced"]
     charge_point_id: str
     connector_id: int
     site_id: str
@@ -91,6 +91,7 @@ class SessionDetail(BaseModel):
     invoice_key: str | None = Field(
         description="Key of the invoice JSON in the invoice bucket, once invoiced"
     )
+    hold_reason: str | None = Field(default=None, description="Why the session is held instead of invoiced")
     meter_curve: list[MeterPoint]
 
 

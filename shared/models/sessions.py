@@ -18,6 +18,8 @@ from shared.models.registry import FlatTariff, Fleet, Operator
 class SessionStatus(StrEnum):
     ACTIVE = "active"
     CLOSING = "closing"
+    # Its energy could not be trusted: waiting for an operator (`laddvakt sessions release`).
+    HELD = "held"
     INVOICED = "invoiced"
 
 
@@ -70,6 +72,11 @@ class Session(BaseModel):
     stop_id_tag: str | None = None
     samples: list[MeterSample] = Field(default_factory=list)
     invoice_key: str | None = None
+    hold_reason: str | None = None
+    # An operator's decision on a held session's energy, with why (kept on the session).
+    energy_override_wh: Decimal | None = None
+    override_reason: str | None = None
+    register_resets: list[str] = Field(default_factory=list)
 
     @property
     def energy_so_far_wh(self) -> Decimal:
@@ -109,6 +116,8 @@ class ClosedSession(BaseModel):
     meter_stop_wh: Decimal
     energy_wh: Decimal
     stop_reason: str | None = None
+    # Set when the energy is not trusted: the workflow stops here and the session waits, held.
+    held_reason: str | None = None
 
 
 class InvoiceLine(BaseModel):

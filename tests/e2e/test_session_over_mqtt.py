@@ -187,3 +187,50 @@ def test_an_unregistered_charger_is_rejected(registered):
         assert refused.value.code == "SecurityError"
     finally:
         stranger.close()
+
+
+def test_an_implausible_session_is_held_then_released_by_an_operator(registered, capsys):
+    stack = registered
+    charger = SimulatedCharger("LV-UPPSALA-07", stack.mqtt_host, stack.mqtt_port)
+    try:
+        started = charger.call(
+            call.StartTransaction(
+                connector_id=2, id_tag="RFID0006", meter_start=50_000, timestamp="2026-11-23T18:00:00Z"
+            )
+        )
+        transaction_id = started["transactionId"]
+        # 80 kWh in 20 minutes on an 11 kW charger
+        charger.call(
+            call.StopTransaction(
+                meter_stop=130_000, timestamp="2026-11-23T18:20:00Z", transaction_id=transaction_id
+            )
+        )
+    finally:
+        charger.close()
+    session_id = f"LV-UPPSALA-07:{transaction_id}"
+    sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
+
+    def status() -> str:
+        return sessions.get_item(Key={"session_id": session_id, "sk": "SESSION"})["Item"]["status"]
+
+    wait_for(lambda: status() == "held", what=f"{session_id} to be held")
+    state_dir = str(stack.state_dir)
+    assert main(["sessions", "held", "--state-dir", state_dir]) == 0
+    assert session_id in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "sessions",
+                "release",
+                session_id,
+                "--energy-kwh",
+                "3.5",
+                "--reason",
+                "register jump after a firmware update",
+                "--state-dir",
+                state_dir,
+            ]
+        )
+        == 0
+    )
+    wait_for(lambda: status() == "invoiced", what=f"{session_id} to be invoiced after release")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.billing_workflow import FAILED_STATE, STEPS
+from infra.billing_workflow import FAILED_STATE, HELD_CHOICE, STEPS
 from infra.functions import ARCHITECTURE, RUNTIME
 from shared.topology import FUNCTIONS, INGEST_RULE_SQL, Names
 
@@ -156,18 +156,24 @@ def test_the_close_and_invoice_state_machine(synthesized_template):
     )
     assert machine["Properties"]["StateMachineType"] == "STANDARD"
     definition = json.loads(flatten(machine["Properties"]["DefinitionString"]))
-    order, state = [], definition["StartAt"]
-    while definition["States"][state]["Type"] == "Task":
-        order.append(state)
-        task = definition["States"][state]
-        assert task["Catch"] == [
+    states = definition["States"]
+    for name, _ in STEPS:
+        assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILED_STATE}
         ]
-        assert task["Retry"][0]["MaxAttempts"] == 4
-        state = task["Next"]
-    assert order == [name for name, _ in STEPS]
-    assert definition["States"][state]["Type"] == "Succeed"
-    assert definition["States"][FAILED_STATE]["Type"] == "Fail"
+        assert states[name]["Retry"][0]["MaxAttempts"] == 4
+    # finalize, then held sessions stop at Held; trusted ones are priced, invoiced and marked
+    assert definition["StartAt"] == "FinalizeSession"
+    assert states["FinalizeSession"]["Next"] == HELD_CHOICE
+    choice = states[HELD_CHOICE]
+    assert choice["Choices"] == [{"Variable": "$.held_reason", "IsNull": False, "Next": "Held"}]
+    order, state = [], choice["Default"]
+    while states[state]["Type"] == "Task":
+        order.append(state)
+        state = states[state]["Next"]
+    assert order == ["PriceSession", "WriteInvoice", "MarkInvoiced"]
+    assert states[state]["Type"] == "Succeed" and states["Held"]["Type"] == "Succeed"
+    assert states[FAILED_STATE]["Type"] == "Fail"
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
 
 

@@ -27,6 +27,7 @@ def test_registry_import_into_a_deployed_stack(synthesized_template, monkeypatch
             "SessionsTableName": NAMES.sessions_table,
             "RejectedFramesTableName": NAMES.rejected_frames_table,
             "InvoiceBucketName": NAMES.invoice_bucket("123456789012", "eu-north-1"),
+            "BillingStateMachineArn": f"arn:aws:states:eu-north-1:123456789012:stateMachine:{NAMES.billing_state_machine}",
         }
         assert set(values) <= set(synthesized_template["Outputs"])
         boto3.client("cloudformation").create_stack(

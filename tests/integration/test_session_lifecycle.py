@@ -175,7 +175,7 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
     done = handlers["mark_invoiced"].lambda_handler(ref, context)
 
     # Then 41.234 kWh × 3.45 SEK = 142.26 net, 35.57 VAT, 177.83 total, filed under the local month
-    assert closed["energy_wh"] == "41234"
+    assert Decimal(closed["energy_wh"]) == Decimal(41234)
     assert ref["key"] == f"invoices/kusttaxi/2026/11/LV-{CP}-{transaction_id}.json"
     invoice = json.loads(
         aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["key"])["Body"].read()
