@@ -52,7 +52,9 @@ class Template:
         }.get(resource["Type"])
         if name_property and name_property in properties:
             return str(self.resolve(properties[name_property], f"{logical_id}.{name_property}"))
-        return f"laddvakt-{logical_id.lower()}"[:63]
+        # CloudFormation makes up a unique name; bucket names are global, so the region is part of ours.
+        suffix = f"-{self.region}" if resource["Type"] == "AWS::S3::Bucket" else ""
+        return f"laddvakt-{logical_id.lower()[: 62 - len(suffix) - 9]}{suffix}"
 
     def arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id]["Type"]

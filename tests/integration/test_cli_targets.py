@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from laddvakt.cli import main
 from laddvakt.local.deploy import LocalDeployment
@@ -15,39 +14,42 @@ from tests.unit.conftest import EXAMPLE_REGISTRY
 
 pytestmark = pytest.mark.integration
 NAMES = Names()
+OTHER_REGION = "eu-west-1"
 
 
-def test_registry_import_into_a_deployed_stack(synthesized_template, monkeypatch, capsys):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-    with mock_aws():
-        LocalDeployment(synthesized_template, endpoint_url=None).create({"AWS::DynamoDB::Table"})
-        # Given a deployed stack whose outputs name its tables (the outputs the CDK app declares)
-        values = {
-            "RegistryTableName": NAMES.registry_table,
-            "SessionsTableName": NAMES.sessions_table,
-            "RejectedFramesTableName": NAMES.rejected_frames_table,
-            "InvoiceBucketName": NAMES.invoice_bucket("123456789012", "eu-north-1"),
-            "BillingStateMachineArn": f"arn:aws:states:eu-north-1:123456789012:stateMachine:{NAMES.billing_state_machine}",
-        }
-        assert set(values) <= set(synthesized_template["Outputs"])
-        boto3.client("cloudformation").create_stack(
-            StackName="Laddvakt",
-            TemplateBody=json.dumps(
-                {
-                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-                    "Outputs": {k: {"Value": v} for k, v in values.items()},
-                }
-            ),
-        )
-        # When the registry file is imported with --stack
-        assert main(["registry", "import", str(EXAMPLE_REGISTRY), "--stack", "Laddvakt"]) == 0
-        # Then the deployed registry table holds it
-        item = (
-            boto3.resource("dynamodb")
-            .Table(NAMES.registry_table)
-            .get_item(Key={"pk": "CHARGER#LV-GBG-08", "sk": "META"})
-        )
-        assert item["Item"]["site_id"] == "gbg-taxi"
+def test_registry_import_into_a_deployed_stack(aws, synthesized_template, monkeypatch, capsys):
+    # The session's moto world is shared by every integration test: deploy into another region.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", OTHER_REGION)
+    LocalDeployment(synthesized_template, endpoint_url=None, region=OTHER_REGION).create(
+        {"AWS::DynamoDB::Table"}
+    )
+    # Given a deployed stack whose outputs name its tables (the outputs the CDK app declares)
+    values = {
+        "RegistryTableName": NAMES.registry_table,
+        "SessionsTableName": NAMES.sessions_table,
+        "RejectedFramesTableName": NAMES.rejected_frames_table,
+        "InvoiceBucketName": NAMES.invoice_bucket("123456789012", "eu-north-1"),
+        "BillingStateMachineArn": f"arn:aws:states:eu-north-1:123456789012:stateMachine:{NAMES.billing_state_machine}",
+    }
+    assert set(values) <= set(synthesized_template["Outputs"])
+    boto3.client("cloudformation").create_stack(
+        StackName="Laddvakt",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {k: {"Value": v} for k, v in values.items()},
+            }
+        ),
+    )
+    # When the registry file is imported with --stack
+    assert main(["registry", "import", str(EXAMPLE_REGISTRY), "--stack", "Laddvakt"]) == 0
+    # Then the deployed registry table holds it
+    item = (
+        boto3.resource("dynamodb")
+        .Table(NAMES.registry_table)
+        .get_item(Key={"pk": "CHARGER#LV-GBG-08", "sk": "META"})
+    )
+    assert item["Item"]["site_id"] == "gbg-taxi"
     assert "10 chargers" in capsys.readouterr().out
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
 
 from laddvakt.local.deploy import LocalDeployment
 from laddvakt.local.template import Template, TemplateError
@@ -13,14 +12,15 @@ from shared.topology import FUNCTIONS, INGEST_RULE_SQL, Names
 
 pytestmark = pytest.mark.integration
 NAMES = Names()
+OTHER_REGION = "eu-central-1"
 
 
 def test_functions_state_machine_rule_and_event_source_come_from_the_template(
-    synthesized_template, monkeypatch
+    aws, synthesized_template, monkeypatch
 ):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-    with mock_aws():
-        deployed = LocalDeployment(synthesized_template, endpoint_url=None).create()
+    # The session's moto world is shared by every integration test: deploy into another region.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", OTHER_REGION)
+    deployed = LocalDeployment(synthesized_template, endpoint_url=None, region=OTHER_REGION).create()
     assert set(deployed.function_env) == {NAMES.function(key) for key in FUNCTIONS}
     ingest_env = deployed.function_env[NAMES.function("ingest")]
     assert ingest_env["SESSIONS_TABLE"] == NAMES.sessions_table
