@@ -37,6 +37,7 @@ def acknowledge(stack: LaddvaktStack) -> None:
     readers = {
         stack.ingest.function: ("registry", "sessions"),
         stack.fleet_function: ("registry", "sessions"),
+        stack.reaper.function: ("registry", "sessions"),
         stack.billing.functions["finalize-session"]: ("sessions",),
         stack.billing.functions["price-session"]: ("registry", "sessions"),
         stack.billing.functions["write-invoice"]: ("registry",),

@@ -14,8 +14,16 @@ from infra.ingest import Ingest, ingest_environment
 from infra.invoices import InvoiceStore
 from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
+from infra.reaper import SessionReaper
 from infra.sessions import SessionStore
-from shared.topology import ENV_INVOICE_BUCKET, ENV_REGISTRY_TABLE, ENV_SESSIONS_TABLE, Names
+from shared.topology import (
+    ENV_BILLING_STATE_MACHINE_ARN,
+    ENV_INVOICE_BUCKET,
+    ENV_REGISTRY_TABLE,
+    ENV_SESSIONS_TABLE,
+    ENV_SILENCE_TIMEOUT_MINUTES,
+    Names,
+)
 
 
 class LaddvaktStack(Stack):
@@ -74,13 +82,32 @@ class LaddvaktStack(Stack):
         self.store.rejected_frames.grant_write_data(self.ingest.function)
         self.billing.state_machine.grant_start_execution(self.ingest.function)
 
+        self.reaper = SessionReaper(
+            self,
+            "Reaper",
+            functions,
+            {
+                **tables,
+                ENV_BILLING_STATE_MACHINE_ARN: self.billing.state_machine.state_machine_arn,
+                ENV_SILENCE_TIMEOUT_MINUTES: "120",
+            },
+        )
+        self.store.registry.grant_read_data(self.reaper.function)
+        self.store.sessions.grant_read_write_data(self.reaper.function)
+        self.billing.state_machine.grant_start_execution(self.reaper.function)
+
         self.auth = FleetAuth(self, "Auth", names)
         self.fleet_function = functions.make(self, "fleet-api", tables)
         self.store.registry.grant_read_data(self.fleet_function)
         self.store.sessions.grant_read_data(self.fleet_function)
         self.api = FleetApi(self, "FleetApi", names, self.fleet_function, self.auth.user_pool)
 
-        self.all_functions = [self.ingest.function, *steps.values(), self.fleet_function]
+        self.all_functions = [
+            self.ingest.function,
+            *steps.values(),
+            self.reaper.function,
+            self.fleet_function,
+        ]
         Monitoring(
             self,
             "Monitoring",

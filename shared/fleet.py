@@ -170,6 +170,9 @@ class FleetQueries:
             stop_reason=session.stop_reason,
             invoice_key=session.invoice_key,
             hold_reason=session.hold_reason,
+            end_inferred=session.end_inferred,
+            end_inferred_reason=session.end_inferred_reason,
+            correction_needed=session.correction_needed,
             meter_curve=[
                 MeterPoint(
                     at=s.timestamp,

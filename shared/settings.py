@@ -33,6 +33,14 @@ class BillingSettings(_FunctionSettings):
     invoice_bucket: str
 
 
+class ReaperSettings(_FunctionSettings):
+    registry_table: str
+    sessions_table: str
+    billing_state_machine_arn: str
+    # A session with no frame for this long is closed at its last reading.
+    silence_timeout_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+
+
 class FleetApiSettings(_FunctionSettings):
     registry_table: str
     sessions_table: str

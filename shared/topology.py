@@ -75,6 +75,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Billing step 4: mark the session invoiced",
         ),
         FunctionSpec(
+            "reap-sessions",
+            "functions.reap_sessions.handler.lambda_handler",
+            "Scheduled: closes sessions that went silent or whose connector is free again",
+            timeout_seconds=300,
+        ),
+        FunctionSpec(
             "fleet-api",
             "functions.fleet_api.handler.lambda_handler",
             "Fleet API behind API Gateway: fleet status, sessions, chargers",
@@ -143,6 +149,10 @@ ENV_REJECTED_FRAMES_TABLE = "REJECTED_FRAMES_TABLE"
 ENV_INVOICE_BUCKET = "INVOICE_BUCKET"
 ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
 ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
+ENV_SILENCE_TIMEOUT_MINUTES = "SILENCE_TIMEOUT_MINUTES"
+
+# How often the reaper looks for sessions that never ended (an EventBridge schedule expression).
+REAPER_SCHEDULE = "rate(5 minutes)"
 
 # Claims the fleet API reads from the Cognito authorizer (and the local one that imitates it).
 CLAIM_FLEET_ID = "custom:fleet_id"

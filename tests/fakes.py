@@ -123,6 +123,15 @@ class FakeSessions:
             raise SessionNotFound(session_id)
         return self.items[session_id]
 
+    def record_late_stop(self, session_id: str, stop: StopFacts) -> None:
+        self.items[session_id] = self.items[session_id].model_copy(
+            update={
+                "correction_needed": True,
+                "late_stop_at": stop.ended_at,
+                "late_meter_stop_wh": stop.meter_stop_wh,
+            }
+        )
+
     def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None:
         session = self._owned(session_id, charge_point_id)
         self.items[session_id] = session.model_copy(

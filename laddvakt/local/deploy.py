@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ NOT_DEPLOYED_LOCALLY = frozenset(
         "Custom::AWS",
         "AWS::IoT::TopicRule",
         "AWS::Lambda::EventSourceMapping",
+        "AWS::Events::Rule",
         "CDK::Metadata",
     }
 )
@@ -67,6 +69,26 @@ class EventSource:
     batch_size: int
     batching_window_seconds: int
     report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule rule: the local stack invokes its function at this rate."""
+
+    rule: str
+    function_name: str
+    every_seconds: int
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    match = _RATE.match(expression)
+    if match is None:
+        raise TemplateError(f"the local stack runs rate(...) schedules only, not {expression!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,7 @@ class DeployedResources:
     event_sources: list[EventSource] = field(default_factory=list)
     rules: list[TopicRule] = field(default_factory=list)
     api_function: str | None = None
+    schedules: list[Schedule] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -162,6 +185,7 @@ class LocalDeployment:
             deployed.event_sources = self._event_sources(deployed)
             deployed.rules = self._rules(deployed)
             deployed.api_function = self._api_function()
+            deployed.schedules = self._schedules()
         deployed.outputs = {
             name: self._try_resolve(output["Value"])
             for name, output in self.template.body.get("Outputs", {}).items()
@@ -327,6 +351,22 @@ class LocalDeployment:
                     )
                 )
         return rules
+
+    def _schedules(self) -> list[Schedule]:
+        schedules = []
+        for logical_id, resource in self.template.of_type("AWS::Events::Rule").items():
+            properties = resource["Properties"]
+            if "ScheduleExpression" not in properties or properties.get("State") == "DISABLED":
+                continue
+            for target in properties.get("Targets", []):
+                schedules.append(
+                    Schedule(
+                        rule=logical_id,
+                        function_name=self.template.physical_name(target["Arn"]["Fn::GetAtt"][0]),
+                        every_seconds=rate_seconds(properties["ScheduleExpression"]),
+                    )
+                )
+        return schedules
 
     def _api_function(self) -> str | None:
         """The function behind the REST API's Lambda proxy integrations (there is one)."""

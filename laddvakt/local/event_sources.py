@@ -9,11 +9,13 @@ import json
 import logging
 import threading
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from laddvakt.local.deploy import EventSource
+from laddvakt.local.deploy import EventSource, Schedule
 
 log = logging.getLogger("laddvakt.local.event_sources")
 
@@ -110,3 +112,54 @@ class SqsPoller:
                 QueueUrl=self.source.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+
+class Scheduler:
+    """EventBridge's schedule rules, locally: invokes each function at its rate."""
+
+    def __init__(self, schedules: list[Schedule], endpoint_url: str, region: str) -> None:
+        self._schedules = schedules
+        self._region = region
+        self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(s,), name=f"schedule-{s.rule}", daemon=True)
+            for s in schedules
+        ]
+        self.runs = 0
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def fire(self, schedule: Schedule) -> dict[str, Any]:
+        """One scheduled invocation now, with the event EventBridge sends."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [f"arn:aws:events:{self._region}:123456789012:rule/{schedule.rule}"],
+            "detail": {},
+        }
+        result = self._lambda.invoke(FunctionName=schedule.function_name, Payload=json.dumps(event).encode())
+        self.runs += 1
+        payload: dict[str, Any] = json.loads(result["Payload"].read() or b"{}")
+        if "FunctionError" in result:
+            log.error("scheduled %s failed: %s", schedule.function_name, payload)
+        return payload
+
+    def _run(self, schedule: Schedule) -> None:
+        while not self._stop.wait(schedule.every_seconds):
+            try:
+                self.fire(schedule)
+            except Exception:
+                log.exception("scheduled invocation of %s failed", schedule.function_name)

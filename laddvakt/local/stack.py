@@ -31,7 +31,7 @@ from laddvakt.local.api_gateway import LocalApiGateway
 from laddvakt.local.auth import issue_token
 from laddvakt.local.broker import MqttBroker, wait_for_port
 from laddvakt.local.deploy import DeployedResources, LocalDeployment
-from laddvakt.local.event_sources import SqsPoller
+from laddvakt.local.event_sources import Scheduler, SqsPoller
 from laddvakt.local.rule_bridge import RuleBridge
 from shared.topology import OUTBOUND_QOS, Names
 
@@ -103,6 +103,7 @@ class LocalStack:
         self._bridge: RuleBridge | None = None
         self._pollers: list[SqsPoller] = []
         self._api: LocalApiGateway | None = None
+        self.scheduler: Scheduler | None = None
         self._saved_env: dict[str, str | None] = {}
         # Each function's output lands in .laddvakt/logs/<function>.log, as in its log group.
         self.runner = lambdas.InProcessRunner(log_dir=state_dir / "logs")
@@ -165,6 +166,8 @@ class LocalStack:
             poller.start()
         if self.resources.api_function is None:
             raise RuntimeError("the template has no API function to serve")
+        self.scheduler = Scheduler(self.resources.schedules, self.endpoint_url, REGION)
+        self.scheduler.start()
         self._api = LocalApiGateway(
             HOST, self.ports.api, self.resources.api_function, self.endpoint_url, REGION, self.state_dir
         )
@@ -252,6 +255,8 @@ class LocalStack:
             self._api.stop()
         for poller in self._pollers:
             poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self._bridge is not None:
             self._bridge.stop()
         if self._publisher is not None:

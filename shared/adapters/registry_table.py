@@ -165,6 +165,22 @@ class RegistryTable:
             raise PartyNotFound(f"fleet {fleet_id!r}")
         return Fleet.model_validate(item)
 
+    def fleet_ids(self) -> list[str]:
+        """Every fleet (a short list: one item per customer company)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "kind = :fleet AND sk = :meta",
+            "ExpressionAttributeValues": {":fleet": "fleet", ":meta": _META},
+            "ProjectionExpression": "pk",
+        }
+        while True:
+            with aws_errors("list fleets"):
+                page = self._table.scan(**kwargs)
+            ids.extend(item["pk"].removeprefix("FLEET#") for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(ids)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def fleet_inventory(self, fleet_id: str) -> FleetInventory:
         inventory = FleetInventory()
         for item in self._query_fleet(fleet_id):

@@ -27,7 +27,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
-from shared.domain.errors import SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.ports import StopFacts
 from shared.models.registry import TokenGrant
 from shared.models.sessions import MeterSample, Session, SessionStatus
@@ -162,6 +162,46 @@ class SessionsTable:
             newer_only=True,
         )
 
+    def stop_inferred(self, session_id: str, ended_at: datetime, meter_stop_wh: Decimal, reason: str) -> bool:
+        """Close a session no stop came for. False when a real stop won the race."""
+        with aws_errors(f"infer the end of {session_id}"):
+            try:
+                self._table.update_item(
+                    Key=head_key(session_id),
+                    UpdateExpression=(
+                        "SET ended_at = :ended, meter_stop_wh = :stop, end_inferred = :true, "
+                        "end_inferred_reason = :reason, stop_reason = :why"
+                    ),
+                    ConditionExpression="attribute_not_exists(ended_at) AND #status = :active",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":ended": utc_text(ended_at),
+                        ":stop": meter_stop_wh,
+                        ":true": True,
+                        ":reason": reason,
+                        ":why": "Inferred",
+                        ":active": SessionStatus.ACTIVE.value,
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def record_late_stop(self, session_id: str, stop: StopFacts) -> None:
+        """A real stop after an inferred end: kept, and the invoice marked for correction."""
+        with aws_errors(f"record late stop of {session_id}"):
+            self._table.update_item(
+                Key=head_key(session_id),
+                UpdateExpression="SET correction_needed = :true, late_stop_at = :at, late_meter_stop_wh = :stop",
+                ExpressionAttributeValues={
+                    ":true": True,
+                    ":at": utc_text(stop.ended_at),
+                    ":stop": stop.meter_stop_wh,
+                },
+            )
+
     def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None:
         # A repeated identical stop (a retry after a lost reply) passes; a different stop for a
         # session that already ended is refused and kept for an operator.
@@ -231,6 +271,8 @@ class SessionsTable:
                 f"session {session_id} belongs to charger {head.get('charge_point_id')!r}, not {charge_point_id!r}"
             )
         if not newer_only:
+            if head.get("end_inferred"):
+                raise LateStop(session_id)
             raise SessionStateConflict(f"session {session_id} already ended at {head.get('ended_at')}")
         # Otherwise the samples are older than the live values: they are history, not news.
 

@@ -32,6 +32,14 @@ class SessionStateConflict(LaddvaktError):
     """A write that would move a session backwards or onto another charger was refused."""
 
 
+class LateStop(SessionStateConflict):
+    """A real stop for a session whose end was already inferred: the invoice needs a correction."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} was closed by inference before this stop arrived")
+        self.session_id = session_id
+
+
 class NotPriceable(LaddvaktError):
     """A session whose data cannot be priced: held with this reason, never invoiced at 0."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain import ocpp_framing as framing
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
-from shared.domain.errors import SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, StopFacts
 from shared.models.registry import ChargerPlacement
@@ -165,6 +165,11 @@ class CentralSystem16(CentralSystemBase):
         )
         try:
             self._sessions.stop(session_id, placement.charger.id, stop)
+        except LateStop as exc:
+            # Billing corrects it (credit and reissue); the real stop must not be lost meanwhile.
+            self._sessions.record_late_stop(session_id, stop)
+            problems.append(f"{exc}: correction recorded")
+            return self.result("StopTransaction", message_id, reply, joined(problems))
         except (SessionNotFound, SessionStateConflict) as exc:
             problems.append(str(exc))
             return self.result("StopTransaction", message_id, reply, joined(problems))

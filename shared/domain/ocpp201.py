@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain import pricing
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
-from shared.domain.errors import SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.meter import MeterReadings, parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, StopFacts
 from shared.models.registry import ChargerPlacement, TokenGrant
@@ -199,17 +199,19 @@ class CentralSystem201(CentralSystemBase):
         meter_stop = registers[-1] if registers else session.latest_register_wh
         if meter_stop is None:
             raise SessionStateConflict(f"session {session_id} ended without any energy register reading")
-        self._sessions.stop(
-            session_id,
-            placement.charger.id,
-            StopFacts(
-                ended_at=parse_iso(payload["timestamp"]),
-                meter_stop_wh=meter_stop,
-                reason=payload["transactionInfo"].get("stoppedReason"),
-                id_tag=payload.get("idToken", {}).get("idToken"),
-                samples=[],
-            ),
+        stop = StopFacts(
+            ended_at=parse_iso(payload["timestamp"]),
+            meter_stop_wh=meter_stop,
+            reason=payload["transactionInfo"].get("stoppedReason"),
+            id_tag=payload.get("idToken", {}).get("idToken"),
+            samples=[],
         )
+        try:
+            self._sessions.stop(session_id, placement.charger.id, stop)
+        except LateStop:
+            # Billing corrects it (credit and reissue); the real stop must not be lost meanwhile.
+            self._sessions.record_late_stop(session_id, stop)
+            raise
         self._workflow.close_and_invoice(session_id)
         if session.meter_start_wh is None:
             return None

@@ -92,6 +92,11 @@ class SessionDetail(BaseModel):
         description="Key of the invoice JSON in the invoice bucket, once invoiced"
     )
     hold_reason: str | None = Field(default=None, description="Why the session is held instead of invoiced")
+    end_inferred: bool = Field(default=False, description="The end was inferred (no stop arrived in time)")
+    end_inferred_reason: str | None = None
+    correction_needed: bool = Field(
+        default=False, description="A real stop arrived after an inferred end: the invoice will be corrected"
+    )
     meter_curve: list[MeterPoint]
 
 

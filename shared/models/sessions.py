@@ -77,6 +77,13 @@ class Session(BaseModel):
     energy_override_wh: Decimal | None = None
     override_reason: str | None = None
     register_resets: list[str] = Field(default_factory=list)
+    # Closed by the reaper from the best evidence (no stop ever came, or not yet).
+    end_inferred: bool = False
+    end_inferred_reason: str | None = None
+    # A real stop that arrived after an inferred end: the invoice needs a correction.
+    correction_needed: bool = False
+    late_stop_at: AwareDatetime | None = None
+    late_meter_stop_wh: Decimal | None = None
 
     @property
     def energy_so_far_wh(self) -> Decimal:

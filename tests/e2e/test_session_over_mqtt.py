@@ -234,3 +234,35 @@ def test_an_implausible_session_is_held_then_released_by_an_operator(registered,
         == 0
     )
     wait_for(lambda: status() == "invoiced", what=f"{session_id} to be invoiced after release")
+
+
+def test_a_session_that_never_stops_is_closed_by_the_scheduled_reaper_and_invoiced(registered):
+    stack = registered
+    charger = SimulatedCharger("LV-STHLM-04", stack.mqtt_host, stack.mqtt_port)
+    try:
+        # A session from two days ago whose charger went offline for good
+        started = charger.call(
+            call.StartTransaction(
+                connector_id=2, id_tag="RFID0010", meter_start=20_000, timestamp="2026-11-22T08:00:00Z"
+            )
+        )
+        charger.call(
+            call.MeterValues(connector_id=2, transaction_id=started["transactionId"],
+                             meter_value=[{"timestamp": "2026-11-22T09:00:00Z", "sampled_value": [{"value": "31000"}]}])
+        )  # fmt: skip
+    finally:
+        charger.close()
+    session_id = f"LV-STHLM-04:{started['transactionId']}"
+    (schedule,) = stack.resources.schedules
+    report = stack.scheduler.fire(schedule)  # what EventBridge does every 5 minutes
+    assert session_id in report["closed"]
+    sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
+    item = wait_for(
+        lambda: (
+            (i := sessions.get_item(Key={"session_id": session_id, "sk": "SESSION"})["Item"])["status"]
+            == "invoiced"
+            and i
+        ),
+        what=f"{session_id} to be invoiced after an inferred end",
+    )
+    assert item["end_inferred"] is True and item["meter_stop_wh"] == 31_000

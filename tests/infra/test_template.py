@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.billing_workflow import FAILED_STATE, HELD_CHOICE, STEPS
 from infra.functions import ARCHITECTURE, RUNTIME
-from shared.topology import FUNCTIONS, INGEST_RULE_SQL, Names
+from shared.topology import FUNCTIONS, INGEST_RULE_SQL, REAPER_SCHEDULE, Names
 
 pytestmark = pytest.mark.infra
 
@@ -215,6 +215,12 @@ EXPECTED_ENV = {
     "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
     "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
     "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE"},
+    "reap-sessions": {
+        "REGISTRY_TABLE",
+        "SESSIONS_TABLE",
+        "BILLING_STATE_MACHINE_ARN",
+        "SILENCE_TIMEOUT_MINUTES",
+    },
 }
 
 
@@ -261,3 +267,12 @@ def test_cdk_nag_finds_nothing_unacknowledged(synthesized):
         (__import__("pathlib").Path(synthesized.app.outdir) / "validation-report.json").read_text()
     )
     assert [r["conclusion"] for r in report["pluginReports"]] == ["success"]
+
+
+def test_the_reaper_runs_on_a_schedule(synthesized_template):
+    function_id, _ = one(
+        synthesized_template, "AWS::Lambda::Function", FunctionName=NAMES.function("reap-sessions")
+    )
+    (rule,) = resources(synthesized_template, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == REAPER_SCHEDULE
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}

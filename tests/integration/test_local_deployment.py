@@ -33,6 +33,8 @@ def test_functions_state_machine_rule_and_event_source_come_from_the_template(
         NAMES.function("ingest"), 10, True,
     )  # fmt: skip
     assert deployed.api_function == NAMES.function("fleet-api")
+    (schedule,) = deployed.schedules
+    assert (schedule.function_name, schedule.every_seconds) == (NAMES.function("reap-sessions"), 300)
     assert deployed.outputs["RegistryTableName"] == NAMES.registry_table
 
 
