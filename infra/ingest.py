@@ -37,6 +37,7 @@ class Ingest(Construct):
         names: Names,
         functions: FunctionFactory,
         environment: dict[str, str],
+        ledger_action: iot.CfnTopicRule.ActionProperty,
     ) -> None:
         super().__init__(scope, id_)
         timeout = Duration.seconds(FUNCTIONS["ingest"].timeout_seconds)
@@ -117,7 +118,9 @@ class Ingest(Construct):
                         sqs=iot.CfnTopicRule.SqsActionProperty(
                             queue_url=self.queue.queue_url, role_arn=rule_role.role_arn, use_base64=False
                         )
-                    )
+                    ),
+                    # The same frame, exactly as received, into the raw ledger.
+                    ledger_action,
                 ],
                 # A frame the rule cannot deliver is logged with its reason, never lost silently.
                 error_action=iot.CfnTopicRule.ActionProperty(

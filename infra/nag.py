@@ -66,6 +66,12 @@ def acknowledge(stack: LaddvaktStack) -> None:
         "Invoices are written under keys of the invoice layout in that one bucket",
     )
 
+    ledger_role = stack.ledger.node.find_child("delivery-role")
+    _ack(
+        ledger_role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+        f"AwsSolutions-IAM5[Resource::<{_ref(stack, stack.ledger.bucket)}.Arn>/*]",
+        "Firehose writes the archive's objects under any key of the ledger bucket",
+    )
     machine_policy = stack.billing.state_machine.role.node.find_child("DefaultPolicy").node.find_child(
         "Resource"
     )

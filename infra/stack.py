@@ -12,6 +12,7 @@ from infra.fleet_api import FleetApi
 from infra.functions import ARCHITECTURE, RUNTIME, FunctionFactory
 from infra.ingest import Ingest, ingest_environment
 from infra.invoices import InvoiceStore
+from infra.ledger import RawLedger
 from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
 from infra.reaper import SessionReaper
@@ -65,6 +66,7 @@ class LaddvaktStack(Stack):
         self.invoices.bucket.grant_put(steps["write-invoice"])
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
 
+        self.ledger = RawLedger(self, "Ledger", names, self.invoices.access_logs)
         self.ingest = Ingest(
             self,
             "Ingest",
@@ -76,6 +78,7 @@ class LaddvaktStack(Stack):
                 self.store.rejected_frames.table_name,
                 self.billing.state_machine.state_machine_arn,
             ),
+            self.ledger.firehose_action(),
         )
         self.store.registry.grant_read_write_data(self.ingest.function)
         self.store.sessions.grant_read_write_data(self.ingest.function)
@@ -127,5 +130,6 @@ class LaddvaktStack(Stack):
             "RejectedFramesTableName": self.store.rejected_frames.table_name,
             "IngestQueueUrl": self.ingest.queue.queue_url,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
+            "LedgerBucketName": self.ledger.bucket.bucket_name,
         }.items():
             CfnOutput(self, name, value=value)

@@ -8,6 +8,7 @@ here imports AWS libraries: it is plain data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 STACK_NAME = "Laddvakt"
 
@@ -21,9 +22,29 @@ OUTBOUND_QOS = 1
 # rule engine, where an operator would never see it. `timestamp()` is the broker's receive time
 # in epoch milliseconds.
 INGEST_RULE_SQL = (
-    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, timestamp() AS receivedAt FROM '+/in'"
+    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, "
+    "timestamp() AS receivedAt, 'in' AS direction FROM '+/in'"
 )
 INGEST_RULE_SQL_VERSION = "2016-03-23"
+
+# The raw ledger archives both directions: every frame in (the ingest rule's second action) and
+# every reply and command out (this rule), so a replay knows the transaction ids Laddvakt chose.
+LEDGER_OUT_RULE_SQL = (
+    "SELECT encode(*, 'base64') AS payload, topic(1) AS chargePointId, "
+    "timestamp() AS receivedAt, 'out' AS direction FROM '+/out'"
+)
+# Firehose partitions the archive by day (UTC) and charger: `frames/date=…/charger=…/`.
+LEDGER_PREFIX = "frames/date=!{partitionKeyFromQuery:date}/charger=!{partitionKeyFromQuery:chargePointId}/"
+LEDGER_ERROR_PREFIX = "errors/!{firehose:error-output-type}/"
+LEDGER_PARTITION_QUERY = (
+    '{date: (.receivedAt / 1000 | floor | strftime("%Y-%m-%d")), chargePointId: .chargePointId}'
+)
+
+
+def ledger_partition(record: dict[str, object]) -> dict[str, str]:
+    """What LEDGER_PARTITION_QUERY computes, for the local stack's Firehose (which has no jq)."""
+    received = datetime.fromtimestamp(int(str(record["receivedAt"])) / 1000, tz=UTC)
+    return {"date": received.strftime("%Y-%m-%d"), "chargePointId": str(record["chargePointId"])}
 
 
 def inbound_topic(charge_point_id: str) -> str:
@@ -119,6 +140,17 @@ class Names:
     def ingest_rule(self) -> str:
         # IoT rule names allow letters, digits and underscores only.
         return f"{self.prefix.replace('-', '_')}_ocpp_ingest"
+
+    @property
+    def ledger_out_rule(self) -> str:
+        return f"{self.prefix.replace('-', '_')}_ocpp_out_ledger"
+
+    @property
+    def ledger_stream(self) -> str:
+        return f"{self.prefix}-raw-frames"
+
+    def ledger_bucket(self, account: str, region: str) -> str:
+        return f"{self.prefix}-ledger-{account}-{region}"
 
     @property
     def billing_state_machine(self) -> str:

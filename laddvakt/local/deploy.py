@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from laddvakt.local.firehose import DeliveryStream
 from laddvakt.local.template import Template, TemplateError
 from shared.topology import ENV_IOT_DATA_ENDPOINT
 
@@ -54,6 +55,8 @@ NOT_DEPLOYED_LOCALLY = frozenset(
         "AWS::IoT::TopicRule",
         "AWS::Lambda::EventSourceMapping",
         "AWS::Events::Rule",
+        "AWS::KinesisFirehose::DeliveryStream",
+        "AWS::Logs::LogStream",
         "CDK::Metadata",
     }
 )
@@ -93,9 +96,12 @@ def rate_seconds(expression: str) -> int:
 
 @dataclass(frozen=True)
 class TopicRule:
+    """A rule and where its actions deliver: an SQS queue, a Firehose stream, or both."""
+
     name: str
     sql: str
-    queue_url: str
+    queue_url: str | None = None
+    firehose_stream: str | None = None
 
 
 @dataclass
@@ -110,6 +116,7 @@ class DeployedResources:
     rules: list[TopicRule] = field(default_factory=list)
     api_function: str | None = None
     schedules: list[Schedule] = field(default_factory=list)
+    delivery_streams: list[DeliveryStream] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -186,6 +193,7 @@ class LocalDeployment:
             deployed.rules = self._rules(deployed)
             deployed.api_function = self._api_function()
             deployed.schedules = self._schedules()
+            deployed.delivery_streams = self._delivery_streams()
         deployed.outputs = {
             name: self._try_resolve(output["Value"])
             for name, output in self.template.body.get("Outputs", {}).items()
@@ -339,18 +347,51 @@ class LocalDeployment:
             payload = resource["Properties"]["TopicRulePayload"]
             if payload.get("RuleDisabled"):
                 continue
-            targets = [a["Sqs"] for a in payload["Actions"] if "Sqs" in a]
-            if len(targets) != len(payload["Actions"]):
-                raise TemplateError(f"{logical_id}: only SQS rule actions run locally")
-            for target in targets:
-                rules.append(
-                    TopicRule(
-                        name=self.template.physical_name(logical_id),
-                        sql=payload["Sql"],
-                        queue_url=str(self.template.resolve(target["QueueUrl"], logical_id)),
+            queue_url = firehose_stream = None
+            for action in payload["Actions"]:
+                if "Sqs" in action:
+                    queue_url = str(self.template.resolve(action["Sqs"]["QueueUrl"], logical_id))
+                elif "Firehose" in action:
+                    firehose_stream = self._stream_name(action["Firehose"]["DeliveryStreamName"], logical_id)
+                else:
+                    raise TemplateError(
+                        f"{logical_id}: only SQS and Firehose rule actions run locally, not {sorted(action)}"
                     )
+            rules.append(
+                TopicRule(
+                    name=self.template.physical_name(logical_id),
+                    sql=payload["Sql"],
+                    queue_url=queue_url,
+                    firehose_stream=firehose_stream,
                 )
+            )
         return rules
+
+    def _stream_name(self, value: Any, where: str) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            stream = self.template.resources[value["Ref"]]
+            return str(stream["Properties"]["DeliveryStreamName"])
+        return str(self.template.resolve(value, where))
+
+    def _delivery_streams(self) -> list[DeliveryStream]:
+        streams = []
+        for logical_id, resource in self.template.of_type("AWS::KinesisFirehose::DeliveryStream").items():
+            destination = resource["Properties"]["ExtendedS3DestinationConfiguration"]
+            query = None
+            for processor in destination.get("ProcessingConfiguration", {}).get("Processors", []):
+                for parameter in processor.get("Parameters", []):
+                    if parameter["ParameterName"] == "MetadataExtractionQuery":
+                        query = parameter["ParameterValue"]
+            bucket_arn = str(self.template.resolve(destination["BucketARN"], logical_id))
+            streams.append(
+                DeliveryStream(
+                    name=str(resource["Properties"]["DeliveryStreamName"]),
+                    bucket=bucket_arn.rsplit(":", 1)[-1],
+                    prefix=destination.get("Prefix", ""),
+                    partition_query=query,
+                )
+            )
+        return streams
 
     def _schedules(self) -> list[Schedule]:
         schedules = []

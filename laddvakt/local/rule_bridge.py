@@ -14,13 +14,23 @@ import boto3
 import paho.mqtt.client as mqtt
 
 from laddvakt.local.deploy import TopicRule
+from laddvakt.local.firehose import LocalFirehose
 from laddvakt.local.iot_sql import Message, Rule, RuleSqlError, parse
 
 log = logging.getLogger("laddvakt.local.bridge")
 
 
 class RuleBridge:
-    def __init__(self, rules: list[TopicRule], host: str, port: int, endpoint_url: str, region: str) -> None:
+    def __init__(
+        self,
+        rules: list[TopicRule],
+        host: str,
+        port: int,
+        endpoint_url: str,
+        region: str,
+        firehose: LocalFirehose,
+    ) -> None:
+        self._firehose = firehose
         self._rules: list[tuple[Rule, TopicRule]] = [(parse(rule.sql), rule) for rule in rules]
         self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self._ready = threading.Event()
@@ -57,9 +67,13 @@ class RuleBridge:
                 continue
             try:
                 document = rule.evaluate(received)
-                if document is not None:
+                if document is None:
+                    continue
+                if target.queue_url is not None:
                     self._sqs.send_message(QueueUrl=target.queue_url, MessageBody=json.dumps(document))
-                    self.forwarded += 1
+                if target.firehose_stream is not None:
+                    self._firehose.put(target.firehose_stream, document)
+                self.forwarded += 1
             except (RuleSqlError, Exception):  # the rules engine's error action: logged, never silent
                 self.failed += 1
                 log.exception("rule %s could not deliver a message on %s", target.name, message.topic)

@@ -32,6 +32,7 @@ from laddvakt.local.auth import issue_token
 from laddvakt.local.broker import MqttBroker, wait_for_port
 from laddvakt.local.deploy import DeployedResources, LocalDeployment
 from laddvakt.local.event_sources import Scheduler, SqsPoller
+from laddvakt.local.firehose import LocalFirehose
 from laddvakt.local.rule_bridge import RuleBridge
 from shared.topology import OUTBOUND_QOS, Names
 
@@ -104,6 +105,7 @@ class LocalStack:
         self._pollers: list[SqsPoller] = []
         self._api: LocalApiGateway | None = None
         self.scheduler: Scheduler | None = None
+        self.firehose: LocalFirehose | None = None
         self._saved_env: dict[str, str | None] = {}
         # Each function's output lands in .laddvakt/logs/<function>.log, as in its log group.
         self.runner = lambdas.InProcessRunner(log_dir=state_dir / "logs")
@@ -157,7 +159,11 @@ class LocalStack:
         )
         self._publisher.connect(HOST, self.ports.mqtt)
         self._publisher.loop_start()
-        self._bridge = RuleBridge(self.resources.rules, HOST, self.ports.mqtt, self.endpoint_url, REGION)
+        self.firehose = LocalFirehose(self.resources.delivery_streams, self.endpoint_url, REGION)
+        self.firehose.start()
+        self._bridge = RuleBridge(
+            self.resources.rules, HOST, self.ports.mqtt, self.endpoint_url, REGION, self.firehose
+        )
         self._bridge.start()
         self._pollers = [
             SqsPoller(source, self.endpoint_url, REGION) for source in self.resources.event_sources
@@ -219,6 +225,7 @@ class LocalStack:
                 u for u in self.resources.queues.values() if u.endswith("/" + names.ingest_dead_letter_queue)
             ),
             "billing_state_machine": next(iter(self.resources.state_machines.values())),
+            "ledger_bucket": names.ledger_bucket(ACCOUNT, REGION),
         }
 
     def _write_state(self) -> None:
@@ -259,6 +266,8 @@ class LocalStack:
             self.scheduler.stop()
         if self._bridge is not None:
             self._bridge.stop()
+        if self.firehose is not None:
+            self.firehose.stop()
         if self._publisher is not None:
             self._publisher.loop_stop()
             self._publisher.disconnect()

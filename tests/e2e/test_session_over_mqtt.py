@@ -5,6 +5,7 @@ state machine CDK synthesized, the invoice in S3, and the session read back thro
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -266,3 +267,33 @@ def test_a_session_that_never_stops_is_closed_by_the_scheduled_reaper_and_invoic
         what=f"{session_id} to be invoiced after an inferred end",
     )
     assert item["end_inferred"] is True and item["meter_stop_wh"] == 31_000
+
+
+def test_every_frame_in_and_out_is_archived_as_received_by_day_and_charger(registered, charger):
+    stack = registered
+    marker = b'[2,"ledger-probe","Heartbeat",{}]'
+    reply = charger.send_raw(marker, "ledger-probe")
+    assert reply[0] == 3
+    s3 = stack.boto3_client("s3")
+
+    def archived() -> list[dict[str, Any]]:
+        records = []
+        listing = s3.list_objects_v2(Bucket=stack.names["ledger_bucket"], Prefix="frames/")
+        for obj in listing.get("Contents", []):
+            if f"/charger={CP}/" in obj["Key"]:
+                body = s3.get_object(Bucket=stack.names["ledger_bucket"], Key=obj["Key"])["Body"].read()
+                records += [json.loads(line) for line in body.splitlines() if line]
+        return records
+
+    def probe_both_ways() -> list[dict[str, Any]]:
+        found = [r for r in archived() if b"ledger-probe" in base64.b64decode(r["payload"])]
+        return found if {r["direction"] for r in found} == {"in", "out"} else []
+
+    found = wait_for(probe_both_ways, what="the probe and its reply in the ledger")
+    inbound = next(r for r in found if r["direction"] == "in")
+    assert base64.b64decode(inbound["payload"]) == marker  # byte for byte
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=stack.names["ledger_bucket"], Prefix="frames/")["Contents"]
+    ]
+    assert any(key.startswith("frames/date=") and f"/charger={CP}/" in key for key in keys)

@@ -10,7 +10,15 @@ from aws_cdk.assertions import Match, Template
 
 from infra.billing_workflow import FAILED_STATE, HELD_CHOICE, STEPS
 from infra.functions import ARCHITECTURE, RUNTIME
-from shared.topology import FUNCTIONS, INGEST_RULE_SQL, REAPER_SCHEDULE, Names
+from shared.topology import (
+    FUNCTIONS,
+    INGEST_RULE_SQL,
+    LEDGER_OUT_RULE_SQL,
+    LEDGER_PARTITION_QUERY,
+    LEDGER_PREFIX,
+    REAPER_SCHEDULE,
+    Names,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -55,9 +63,13 @@ def test_the_iot_rule_sends_every_frame_base64_to_the_ingest_queue(synthesized_t
     payload = rule["Properties"]["TopicRulePayload"]
     assert payload["Sql"] == INGEST_RULE_SQL
     queue_id, _ = one(synthesized_template, "AWS::SQS::Queue", QueueName=NAMES.ingest_queue)
-    (action,) = payload["Actions"]
-    assert action["Sqs"]["QueueUrl"] == {"Ref": queue_id}
-    assert action["Sqs"]["UseBase64"] is False
+    sqs, ledger = payload["Actions"]
+    assert sqs["Sqs"]["QueueUrl"] == {"Ref": queue_id}
+    assert sqs["Sqs"]["UseBase64"] is False
+    stream_id, _ = one(
+        synthesized_template, "AWS::KinesisFirehose::DeliveryStream", DeliveryStreamName=NAMES.ledger_stream
+    )
+    assert ledger["Firehose"]["DeliveryStreamName"] == {"Ref": stream_id}
     assert "CloudwatchLogs" in payload["ErrorAction"], "a frame the rule cannot deliver must be logged"
 
 
@@ -276,3 +288,32 @@ def test_the_reaper_runs_on_a_schedule(synthesized_template):
     (rule,) = resources(synthesized_template, "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == REAPER_SCHEDULE
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+
+
+def test_the_raw_ledger_archives_both_directions_partitioned_by_day_and_charger(synthesized_template):
+    stream_id, stream = one(
+        synthesized_template, "AWS::KinesisFirehose::DeliveryStream", DeliveryStreamName=NAMES.ledger_stream
+    )
+    destination = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert destination["Prefix"] == LEDGER_PREFIX
+    assert destination["DynamicPartitioningConfiguration"] == {"Enabled": True}
+    parameters = [
+        p for proc in destination["ProcessingConfiguration"]["Processors"] for p in proc["Parameters"]
+    ]
+    assert {
+        "ParameterName": "MetadataExtractionQuery",
+        "ParameterValue": LEDGER_PARTITION_QUERY,
+    } in parameters
+    _, out_rule = one(synthesized_template, "AWS::IoT::TopicRule", RuleName=NAMES.ledger_out_rule)
+    payload = out_rule["Properties"]["TopicRulePayload"]
+    assert payload["Sql"] == LEDGER_OUT_RULE_SQL
+    assert payload["Actions"][0]["Firehose"]["DeliveryStreamName"] == {"Ref": stream_id}
+
+
+def test_ledger_partitions_follow_the_query():
+    from shared.topology import ledger_partition
+
+    assert ledger_partition({"receivedAt": 1_763_942_399_999, "chargePointId": "CP-1"}) == {
+        "date": "2025-11-23",
+        "chargePointId": "CP-1",
+    }

@@ -8,7 +8,7 @@ import pytest
 
 from laddvakt.local.deploy import LocalDeployment
 from laddvakt.local.template import Template, TemplateError
-from shared.topology import FUNCTIONS, INGEST_RULE_SQL, Names
+from shared.topology import FUNCTIONS, INGEST_RULE_SQL, LEDGER_OUT_RULE_SQL, Names
 
 pytestmark = pytest.mark.integration
 NAMES = Names()
@@ -26,8 +26,14 @@ def test_functions_state_machine_rule_and_event_source_come_from_the_template(
     assert ingest_env["SESSIONS_TABLE"] == NAMES.sessions_table
     assert ingest_env["BILLING_STATE_MACHINE_ARN"].endswith(f":stateMachine:{NAMES.billing_state_machine}")
     assert ingest_env["IOT_DATA_ENDPOINT"] == ""  # locally the SDK default, which moto serves
-    (rule,) = deployed.rules
-    assert rule.sql == INGEST_RULE_SQL and rule.queue_url.endswith(f"/{NAMES.ingest_queue}")
+    rules = {rule.sql: rule for rule in deployed.rules}
+    ingest = rules[INGEST_RULE_SQL]
+    assert (
+        ingest.queue_url.endswith(f"/{NAMES.ingest_queue}") and ingest.firehose_stream == NAMES.ledger_stream
+    )
+    assert rules[LEDGER_OUT_RULE_SQL].firehose_stream == NAMES.ledger_stream
+    (stream,) = deployed.delivery_streams
+    assert stream.bucket == NAMES.ledger_bucket("123456789012", OTHER_REGION)
     (source,) = deployed.event_sources
     assert (source.function_name, source.batch_size, source.report_batch_item_failures) == (
         NAMES.function("ingest"), 10, True,

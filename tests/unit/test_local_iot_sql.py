@@ -24,6 +24,7 @@ def test_the_ingest_rule_carries_a_json_frame_byte_for_byte():
         "payload": base64.b64encode(raw).decode(),
         "chargePointId": "LV-STHLM-01",
         "receivedAt": 1_763_884_800_123,
+        "direction": "in",
     }
 
 
