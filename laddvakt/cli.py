@@ -94,6 +94,42 @@ def _sessions_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from datetime import UTC, date, datetime
+
+    from shared.adapters.ledger_bucket import LedgerBucket
+    from shared.adapters.registry_table import RegistryTable
+    from shared.adapters.sessions_table import SessionsTable, create_like
+    from shared.replay import ledger_prefixes, replay
+
+    target = resolve(args.stack, Path(args.state_dir))
+    first, last = date.fromisoformat(args.from_date), date.fromisoformat(args.to_date)
+    if last < first:
+        raise ValueError("--to is before --from")
+    into = args.into or f"{target.sessions_table}-replay-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    if into == target.sessions_table:
+        raise ValueError("a replay never writes into the live sessions table; name another with --into")
+    if not args.into:
+        create_like(target.client("dynamodb"), target.sessions_table, into)
+    frames = LedgerBucket(target.ledger_bucket, s3=target.client("s3")).frames(
+        ledger_prefixes(first, last, args.charger)
+    )
+    print(f"replaying {len(frames)} archived frames ({first} to {last}) into {into}", file=sys.stderr)
+    report = replay(
+        frames,
+        RegistryTable(target.registry_table, table=target.table(target.registry_table)),
+        SessionsTable(into, table=target.table(into)),
+    )
+    summary = {
+        "table": into,
+        "frames": report.frames,
+        "sessions_closed": len(report.sessions_closed),
+        "problems": report.problems,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from laddvakt.local.stack import run_up
 
@@ -157,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     release_cmd.add_argument("--reason", required=True, help="why: kept on the session for finance")
     release_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     release_cmd.set_defaults(func=_sessions_release)
+
+    replay_cmd = command(commands, "replay", "rebuild sessions from the raw ledger into a new table")
+    replay_cmd.add_argument("--from", dest="from_date", required=True, help="first day (UTC), YYYY-MM-DD")
+    replay_cmd.add_argument("--to", dest="to_date", required=True, help="last day (UTC), YYYY-MM-DD")
+    replay_cmd.add_argument("--charger", help="only this charger")
+    replay_cmd.add_argument(
+        "--into", help="an existing table to write into (default: a new one, named in the output)"
+    )
+    replay_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    replay_cmd.set_defaults(func=_replay)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)

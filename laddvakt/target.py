@@ -23,6 +23,7 @@ class Target:
     rejected_frames_table: str
     invoice_bucket: str
     billing_state_machine_arn: str
+    ledger_bucket: str
     region: str
     endpoint_url: str | None = None
     api_url: str | None = None
@@ -63,6 +64,7 @@ def local_target(state_dir: Path = DEFAULT_STATE_DIR) -> Target:
         rejected_frames_table=names["rejected_frames_table"],
         invoice_bucket=names["invoice_bucket"],
         billing_state_machine_arn=names["billing_state_machine"],
+        ledger_bucket=names["ledger_bucket"],
         region=state["region"],
         endpoint_url=state["endpoint_url"],
         api_url=state.get("api_url"),
@@ -79,6 +81,7 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
         "RejectedFramesTableName",
         "InvoiceBucketName",
         "BillingStateMachineArn",
+        "LedgerBucketName",
     } - set(outputs)
     if missing:
         raise NoTarget(f"stack {stack_name} lacks outputs {sorted(missing)}; deploy this version first")
@@ -88,6 +91,7 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
         rejected_frames_table=outputs["RejectedFramesTableName"],
         invoice_bucket=outputs["InvoiceBucketName"],
         billing_state_machine_arn=outputs["BillingStateMachineArn"],
+        ledger_bucket=outputs["LedgerBucketName"],
         region=cloudformation.meta.region_name,
         api_url=outputs.get("ApiUrl"),
     )

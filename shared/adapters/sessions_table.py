@@ -101,6 +101,26 @@ def item_to_session(item: dict[str, Any], samples: list[MeterSample] | None = No
     return Session.model_validate(data)
 
 
+def create_like(client: Any, source: str, target: str) -> None:
+    """A new, empty sessions table with the live one's keys and indexes (for a replay)."""
+    with aws_errors(f"create {target} like {source}"):
+        described = client.describe_table(TableName=source)["Table"]
+        indexes = [
+            {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+            for i in described.get("GlobalSecondaryIndexes", [])
+        ]
+        request: dict[str, Any] = {
+            "TableName": target,
+            "KeySchema": described["KeySchema"],
+            "AttributeDefinitions": described["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if indexes:
+            request["GlobalSecondaryIndexes"] = indexes
+        client.create_table(**request)
+        client.get_waiter("table_exists").wait(TableName=target)
+
+
 class SessionsTable:
     def __init__(self, table_name: str, *, table: Any = None) -> None:
         self._table = table if table is not None else dynamodb_table(table_name)

@@ -30,6 +30,7 @@ def test_registry_import_into_a_deployed_stack(aws, synthesized_template, monkey
         "RejectedFramesTableName": NAMES.rejected_frames_table,
         "InvoiceBucketName": NAMES.invoice_bucket("123456789012", "eu-north-1"),
         "BillingStateMachineArn": f"arn:aws:states:eu-north-1:123456789012:stateMachine:{NAMES.billing_state_machine}",
+        "LedgerBucketName": NAMES.ledger_bucket("123456789012", "eu-north-1"),
     }
     assert set(values) <= set(synthesized_template["Outputs"])
     boto3.client("cloudformation").create_stack(
