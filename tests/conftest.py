@@ -4,9 +4,23 @@ synth in a process costs several seconds, and every folder needs the same templa
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
+
+from laddvakt.local.deploy import LocalDeployment
+from shared.adapters.registry_table import RegistryTable
+from shared.models.registry import RegistryDocument
+from shared.topology import Names
+from tests.unit.conftest import EXAMPLE_REGISTRY
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +33,113 @@ def synthesized():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def synthesized_template(synthesized) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return synthesized.template
+
+
+# --- one moto world per test session, built from the synthesized template ---------------------
+# Tables, the bucket and the queues are created by the local stack's deployer from the same
+# template `cdk deploy` uses, so a key schema can never be copied wrong into a test.
+
+
+REGION = "eu-north-1"
+ACCOUNT = "123456789012"
+NAMES = Names()
+
+
+@dataclass(frozen=True)
+class AwsWorld:
+    registry_table: str
+    sessions_table: str
+    rejected_frames_table: str
+    invoice_bucket: str
+    state_machine_arn: str
+
+    def table(self, name: str) -> Any:
+        return boto3.resource("dynamodb", region_name=REGION).Table(name)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "REGISTRY_TABLE": self.registry_table,
+            "SESSIONS_TABLE": self.sessions_table,
+            "REJECTED_FRAMES_TABLE": self.rejected_frames_table,
+            "INVOICE_BUCKET": self.invoice_bucket,
+            "BILLING_STATE_MACHINE_ARN": self.state_machine_arn,
+        }
+
+
+@pytest.fixture(scope="session")
+def aws(synthesized_template: dict[str, Any]) -> Iterator[AwsWorld]:
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_METRICS_NAMESPACE": "Laddvakt",
+            "POWERTOOLS_SERVICE_NAME": "laddvakt-test",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws():
+        LocalDeployment(synthesized_template, endpoint_url=None, region=REGION, account=ACCOUNT).create(
+            {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}
+        )
+        # The real state machine is exercised end to end by the e2e tests; here StartExecution
+        # only has to land on an existing machine.
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = sfn.create_state_machine(
+            name=NAMES.billing_state_machine,
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/laddvakt-test",
+        )["stateMachineArn"]
+        world = AwsWorld(
+            registry_table=NAMES.registry_table,
+            sessions_table=NAMES.sessions_table,
+            rejected_frames_table=NAMES.rejected_frames_table,
+            invoice_bucket=NAMES.invoice_bucket(ACCOUNT, REGION),
+            state_machine_arn=arn,
+        )
+        document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
+        RegistryTable(world.registry_table).import_document(document)
+        os.environ.update(world.env())
+        yield world
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def handlers(aws: AwsWorld) -> dict[str, ModuleType]:
+    """The Lambda handler modules, imported once with their environment, as at a cold start."""
+    return {
+        name: importlib.import_module(f"functions.{name}.handler")
+        for name in (
+            "ingest",
+            "finalize_session",
+            "price_session",
+            "write_invoice",
+            "mark_invoiced",
+            "fleet_api",
+        )
+    }
+
+
+class Context:
+    function_name = "laddvakt-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:laddvakt-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/laddvakt-test"
+    log_stream_name = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture(scope="session")
+def context() -> Context:
+    return Context()

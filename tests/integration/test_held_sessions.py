@@ -11,7 +11,7 @@ import pytest
 from shared.adapters.billing_workflow import BillingWorkflow
 from shared.adapters.sessions_table import SessionsTable
 from shared.operations import held_sessions, release
-from tests.integration.test_session_lifecycle import api_event, call, published, sqs_event
+from tests.frames import api_event, call, published, sqs_event
 
 pytestmark = pytest.mark.integration
 

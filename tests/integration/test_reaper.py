@@ -11,7 +11,7 @@ from shared.adapters.billing_workflow import BillingWorkflow
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.reaper import Reaper
-from tests.integration.test_session_lifecycle import api_event, call, published, sqs_event
+from tests.frames import api_event, call, published, sqs_event
 
 pytestmark = pytest.mark.integration
 

@@ -10,88 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from moto.backends import get_backend
 
 from shared.adapters.aws import dynamodb_table
-from tests.integration.conftest import ACCOUNT, REGION
+from tests.frames import api_event, call, published, sqs_event
 
 pytestmark = pytest.mark.integration
 
 CP = "LV-GBG-08"  # Kust Taxi's DC charger: 3.45 SEK/kWh + 25 % VAT
-
-
-def sqs_event(*frames: bytes | str, charge_point_id: str = CP) -> dict[str, Any]:
-    records = []
-    for i, raw in enumerate(frames):
-        body = (
-            raw
-            if isinstance(raw, str)
-            else json.dumps(
-                {
-                    "payload": base64.b64encode(raw).decode(),
-                    "chargePointId": charge_point_id,
-                    "receivedAt": 1763884800000 + i,
-                }
-            )
-        )
-        records.append(
-            {
-                "messageId": f"msg-{i}",
-                "receiptHandle": f"rh-{i}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1763884800000",
-                    "SenderId": "AIDA",
-                    "ApproximateFirstReceiveTimestamp": "1763884800001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "x",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:laddvakt-ingest",
-                "awsRegion": REGION,
-            }
-        )
-    return {"Records": records}
-
-
-def call(message_id: str, action: str, payload: dict[str, Any]) -> bytes:
-    return json.dumps([2, message_id, action, payload]).encode()
-
-
-def published(topic: str) -> list[list[Any]]:
-    backend = get_backend("iot-data")[ACCOUNT][REGION]
-    return [json.loads(payload) for t, payload in backend.published_payloads if t == topic]
-
-
-def api_event(path: str, fleet_id: str | None) -> dict[str, Any]:
-    claims = {"sub": "user-1", "cognito:groups": "fleet_manager"}
-    if fleet_id is not None:
-        claims["custom:fleet_id"] = fleet_id
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": "GET",
-        "headers": {"Accept": "application/json"},
-        "multiValueHeaders": {"Accept": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "req-1",
-            "accountId": ACCOUNT,
-            "apiId": "api",
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": {"claims": claims},
-        },
-    }
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +32,7 @@ def session_id(handlers, context) -> str:
         sqs_event(
             call("b", "BootNotification", {"chargePointVendor": "Laddvakt Sim", "chargePointModel": "DC50"}),
             call("s", "StartTransaction", start),
+            charge_point_id=CP,
         ),
         context,
     )
@@ -126,7 +52,7 @@ def session_id(handlers, context) -> str:
             }
         ],
     }
-    handlers["ingest"].lambda_handler(sqs_event(call("m", "MeterValues", meter)), context)
+    handlers["ingest"].lambda_handler(sqs_event(call("m", "MeterValues", meter), charge_point_id=CP), context)
     return f"{CP}:{transaction_id}"
 
 
@@ -159,9 +85,9 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
         "timestamp": "2026-11-23T07:10:00Z",
         "reason": "EVDisconnected",
     }
-    assert handlers["ingest"].lambda_handler(sqs_event(call("x", "StopTransaction", stop)), context) == {
-        "batchItemFailures": []
-    }
+    assert handlers["ingest"].lambda_handler(
+        sqs_event(call("x", "StopTransaction", stop), charge_point_id=CP), context
+    ) == {"batchItemFailures": []}
     # StopTransaction started one execution named after the session.
     executions = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)[
         "executions"
