@@ -52,21 +52,23 @@ class Billing:
 
     def finalize(self, request: CloseRequest) -> ClosedSession:
         session = self._sessions.get(request.session_id)
-        if session.ended_at is None or session.meter_stop_wh is None:
+        if session.ended_at is None:
             raise NotPriceable(f"session {session.session_id} has not ended")
         held_reason: str | None = None
+        # Every register reading in time order: the start's, the samples' and the stop's (a 2.0.1
+        # transaction may start or end without one of its own).
+        readings = energy_model.readings_of(
+            session.started_at,
+            session.meter_start_wh,
+            session.samples,
+            session.ended_at,
+            session.meter_stop_wh,
+        )
         if session.energy_override_wh is not None:
             energy = session.energy_override_wh  # an operator's decision, with its reason on the session
         else:
             placement = self._registry.placement(session.charge_point_id)
             max_power = placement.charger.max_power_kw if placement else Decimal(1000)
-            readings = energy_model.readings_of(
-                session.started_at,
-                session.meter_start_wh,
-                session.samples,
-                session.ended_at,
-                session.meter_stop_wh,
-            )
             verdict = energy_model.session_energy(readings, max_power, session.samples)
             energy = verdict.energy_wh
             if len(readings) < 2:
@@ -91,8 +93,8 @@ class Billing:
             vehicle_id=session.vehicle_id,
             started_at=session.started_at,
             ended_at=session.ended_at,
-            meter_start_wh=session.meter_start_wh if session.meter_start_wh is not None else Decimal(0),
-            meter_stop_wh=session.meter_stop_wh,
+            meter_start_wh=readings[0].register_wh if readings else Decimal(0),
+            meter_stop_wh=readings[-1].register_wh if readings else Decimal(0),
             energy_wh=energy,
             stop_reason=session.stop_reason,
             held_reason=held_reason,

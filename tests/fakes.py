@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.errors import SessionNotFound, SessionStateConflict, SiteNotFound
-from shared.domain.ports import ConnectorStatusReport, StopFacts
+from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
 from shared.models.registry import (
     ChargerPlacement,
     Fleet,
@@ -91,22 +91,42 @@ class FakeSessions:
             raise SessionStateConflict(f"session {session_id} belongs to another charger")
         return session
 
-    def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None:
+    parked_events: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+
+    @staticmethod
+    def _merged(session: Session, event: EventFacts | None) -> dict[str, Any]:
+        if event is None:
+            return {}
+        return {
+            "seq_nos": session.seq_nos | {event.seq_no},
+            "offline_events": session.offline_events or event.offline,
+        }
+
+    def add_samples(
+        self,
+        session_id: str,
+        charge_point_id: str,
+        samples: list[MeterSample],
+        event: EventFacts | None = None,
+    ) -> None:
         session = self._owned(session_id, charge_point_id)
-        last = samples[-1]
-        self.items[session_id] = session.model_copy(
-            update={
+        update = self._merged(session, event)
+        if samples:
+            last = samples[-1]
+            update |= {
                 "samples": [*session.samples, *samples],
                 "latest_register_wh": last.energy_wh or session.latest_register_wh,
                 "latest_power_w": last.power_w,
                 "latest_soc_percent": last.soc_percent or session.latest_soc_percent,
-                "meter_start_wh": session.meter_start_wh
-                if session.meter_start_wh is not None
+                "first_register_wh": session.first_register_wh
+                if session.first_register_wh is not None
                 else next((s.energy_wh for s in samples if s.energy_wh is not None), None),
             }
-        )
+        self.items[session_id] = session.model_copy(update=update)
 
-    def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None:
+    def stop(
+        self, session_id: str, charge_point_id: str, stop: StopFacts, event: EventFacts | None = None
+    ) -> None:
         session = self._owned(session_id, charge_point_id)
         self.items[session_id] = session.model_copy(
             update={
@@ -116,7 +136,18 @@ class FakeSessions:
                 "status": SessionStatus.ACTIVE,
                 "samples": [*session.samples, *stop.samples],
             }
+            | self._merged(session, event)
         )
+
+    def park(self, session_id: str, charge_point_id: str, seq_no: int, payload: dict[str, Any]) -> None:
+        self.parked_events.setdefault(session_id, {})[seq_no] = payload
+
+    def parked(self, session_id: str) -> list[dict[str, Any]]:
+        events = self.parked_events.get(session_id, {})
+        return [events[n] for n in sorted(events)]
+
+    def unpark(self, session_id: str, seq_no: int) -> None:
+        self.parked_events.get(session_id, {}).pop(seq_no, None)
 
     def get(self, session_id: str, *, with_samples: bool = True) -> Session:
         if session_id not in self.items:

@@ -19,16 +19,19 @@ GSIs hold head items only: `active_by_fleet` (sparse: only active sessions carry
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
 from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
-from shared.domain.ports import StopFacts
+from shared.domain.meter import merge_moments
+from shared.domain.ports import EventFacts, StopFacts
 from shared.models.registry import TokenGrant
 from shared.models.sessions import MeterSample, Session, SessionStatus
 
@@ -38,7 +41,14 @@ HEAD = "SESSION"
 START_MARKER = "START"
 SAMPLE_PREFIX = "SAMPLE#"
 _TRANSACTION_LIMIT = 100
-_SAMPLE_KEYS = {"e": "energy_wh", "p": "power_w", "s": "soc_percent"}
+_SAMPLE_KEYS = {
+    "e": "energy_wh",
+    "p": "power_w",
+    "s": "soc_percent",
+    "c": "charging_state",
+    "t": "time_spent_charging_s",
+}
+PARKED_PREFIX = "PARKED#"
 
 
 def utc_text(at: datetime) -> str:
@@ -50,14 +60,21 @@ def head_key(session_id: str) -> dict[str, str]:
     return {"session_id": session_id, "sk": HEAD}
 
 
-def sample_item(session_id: str, sample: MeterSample) -> dict[str, Any]:
-    # Short attribute names: a session holds hundreds of samples.
-    item: dict[str, Any] = {"session_id": session_id, "sk": SAMPLE_PREFIX + utc_text(sample.timestamp)}
-    for short, name in _SAMPLE_KEYS.items():
-        value = getattr(sample, name)
-        if value is not None:
-            item[short] = value
-    return item
+def sample_key(session_id: str, at: datetime) -> dict[str, str]:
+    return {"session_id": session_id, "sk": SAMPLE_PREFIX + utc_text(at)}
+
+
+def sample_update(table_name: str, session_id: str, sample: MeterSample) -> dict[str, Any]:
+    """An update, not a put: two frames that both speak of one moment (a meter value and a
+    charging-state change) merge into one sample whichever arrives first."""
+    fields = {short: getattr(sample, name) for short, name in _SAMPLE_KEYS.items()}
+    fields = {short: value for short, value in fields.items() if value is not None}
+    update: dict[str, Any] = {"TableName": table_name, "Key": sample_key(session_id, sample.timestamp)}
+    if fields:
+        update["UpdateExpression"] = "SET " + ", ".join(f"#{short} = :{short}" for short in fields)
+        update["ExpressionAttributeNames"] = {f"#{short}": short for short in fields}
+        update["ExpressionAttributeValues"] = {f":{short}": value for short, value in fields.items()}
+    return update
 
 
 def item_to_sample(item: dict[str, Any]) -> MeterSample:
@@ -67,18 +84,27 @@ def item_to_sample(item: dict[str, Any]) -> MeterSample:
     )
 
 
-def _latest(samples: list[MeterSample]) -> dict[str, Any]:
-    """The newest reading of each measurand in this batch: what the fleet view shows live."""
-    latest: dict[str, Any] = {}
+# Each live value with the moment it was read: the fleet view shows the newest reading of each
+# measurand, whatever order the frames arrive in.
+_LIVE = {
+    "energy_wh": ("latest_register_wh", "latest_register_at"),
+    "power_w": ("latest_power_w", "latest_power_at"),
+    "soc_percent": ("latest_soc_percent", "latest_soc_at"),
+    "charging_state": ("latest_charging_state", "latest_charging_state_at"),
+}
+
+
+def _live_values(samples: list[MeterSample]) -> list[_Extreme]:
+    """The newest reading of each measurand in this batch, each kept only if newer than the head's."""
+    newest: dict[str, _Extreme] = {}
     for sample in sorted(samples, key=lambda s: s.timestamp):
-        latest["latest_sample_at"] = utc_text(sample.timestamp)
-        if sample.energy_wh is not None:
-            latest["latest_register_wh"] = sample.energy_wh
-        if sample.power_w is not None:
-            latest["latest_power_w"] = sample.power_w
-        if sample.soc_percent is not None:
-            latest["latest_soc_percent"] = sample.soc_percent
-    return latest
+        at = utc_text(sample.timestamp)
+        newest["sample"] = _Extreme({"latest_sample_at": at}, "latest_sample_at", "greatest")
+        for field_name, (attribute, at_attribute) in _LIVE.items():
+            value = getattr(sample, field_name)
+            if value is not None:
+                newest[field_name] = _Extreme({attribute: value, at_attribute: at}, at_attribute, "greatest")
+    return list(newest.values())
 
 
 def session_to_item(session: Session) -> dict[str, Any]:
@@ -88,6 +114,8 @@ def session_to_item(session: Session) -> dict[str, Any]:
             item[key] = utc_text(value)
     item["sk"] = HEAD
     item["status"] = session.status.value
+    if not session.seq_nos:
+        item.pop("seq_nos", None)  # DynamoDB has no empty sets
     if session.status is SessionStatus.ACTIVE:
         item["active_fleet_id"] = session.fleet_id
     return item
@@ -156,30 +184,33 @@ class SessionsTable:
                 raise SessionStateConflict(f"session {session.session_id} already exists") from exc
         return session
 
-    def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None:
-        latest = _latest(samples)
-        names = {f"#l{i}": attribute for i, attribute in enumerate(latest)}
-        values: dict[str, Any] = {f":l{i}": value for i, value in enumerate(latest.values())}
-        values[":cp"] = charge_point_id
-        values[":newest"] = latest["latest_sample_at"]
-        sets = [f"#l{i} = :l{i}" for i in range(len(latest))]
-        registers = [s for s in sorted(samples, key=lambda s: s.timestamp) if s.energy_wh is not None]
-        if registers:
-            # A session that began without a register reading starts from its first one.
-            sets.append("meter_start_wh = if_not_exists(meter_start_wh, :first_register)")
-            values[":first_register"] = registers[0].energy_wh
+    def add_samples(
+        self,
+        session_id: str,
+        charge_point_id: str,
+        samples: list[MeterSample],
+        event: EventFacts | None = None,
+    ) -> None:
+        samples = merge_moments(samples)
+        merge = _MergeFacts.of(samples, event)
+        if not samples:
+            self._merge_only(session_id, charge_point_id, merge)
+            return
+        newest = utc_text(max(s.timestamp for s in samples))
+        sets, values = merge.in_order()
+        values |= {":cp": charge_point_id, ":newest": newest}
         self._write_with_head(
             session_id,
             charge_point_id,
             samples,
-            update="SET " + ", ".join(sets),
-            names=names,
+            update=_expression(sets, merge.adds),
+            names={},
             values=values,
             condition=(
                 "attribute_exists(session_id) AND charge_point_id = :cp AND "
                 "(attribute_not_exists(latest_sample_at) OR latest_sample_at <= :newest)"
             ),
-            newer_only=True,
+            older=merge,
         )
 
     def stop_inferred(self, session_id: str, ended_at: datetime, meter_stop_wh: Decimal, reason: str) -> bool:
@@ -222,27 +253,36 @@ class SessionsTable:
                 },
             )
 
-    def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None:
+    def stop(
+        self, session_id: str, charge_point_id: str, stop: StopFacts, event: EventFacts | None = None
+    ) -> None:
         # A repeated identical stop (a retry after a lost reply) passes; a different stop for a
         # session that already ended is refused and kept for an operator.
+        samples = merge_moments(stop.samples)
+        merge = _MergeFacts.of([], event)
+        merged_sets, merged_values = merge.in_order()
+        sets = ["ended_at = :ended", "stop_reason = :reason", "stop_id_tag = :tag", *merged_sets]
+        values: dict[str, Any] = {
+            ":cp": charge_point_id,
+            ":ended": utc_text(stop.ended_at),
+            ":reason": stop.reason,
+            ":tag": stop.id_tag,
+        } | merged_values
+        if stop.meter_stop_wh is not None:
+            sets.append("meter_stop_wh = :stop")
+            values[":stop"] = stop.meter_stop_wh
         self._write_with_head(
             session_id,
             charge_point_id,
-            stop.samples,
-            update="SET ended_at = :ended, meter_stop_wh = :stop, stop_reason = :reason, stop_id_tag = :tag",
+            samples,
+            update=_expression(sets, merge.adds),
             names={},
-            values={
-                ":cp": charge_point_id,
-                ":ended": utc_text(stop.ended_at),
-                ":stop": stop.meter_stop_wh,
-                ":reason": stop.reason,
-                ":tag": stop.id_tag,
-            },
+            values=values,
             condition=(
                 "attribute_exists(session_id) AND charge_point_id = :cp "
                 "AND (attribute_not_exists(ended_at) OR ended_at = :ended)"
             ),
-            newer_only=False,
+            older=None,
         )
 
     def _write_with_head(
@@ -255,12 +295,14 @@ class SessionsTable:
         names: dict[str, str],
         values: dict[str, Any],
         condition: str,
-        newer_only: bool,
+        older: _MergeFacts | None,
     ) -> None:
         """One request in the steady state: the head's conditional update and the samples together.
 
+        `older` is what still merges into the head when the samples turn out to be older than
+        its live values (they arrived out of order); None means such a write is a conflict.
         The resource's own client takes plain Python values (it serializes them itself)."""
-        puts = [sample_item(session_id, s) for s in samples]
+        updates = [sample_update(self._name, session_id, s) for s in samples]
         head_update: dict[str, Any] = {
             "TableName": self._name,
             "Key": head_key(session_id),
@@ -270,20 +312,53 @@ class SessionsTable:
         }
         if names:
             head_update["ExpressionAttributeNames"] = names
-        first, rest = puts[: _TRANSACTION_LIMIT - 1], puts[_TRANSACTION_LIMIT - 1 :]
-        items = [{"Update": head_update}] + [{"Put": {"TableName": self._name, "Item": put}} for put in first]
+        first, rest = updates[: _TRANSACTION_LIMIT - 1], updates[_TRANSACTION_LIMIT - 1 :]
+        items = [{"Update": head_update}] + [{"Update": u} for u in first]
         with aws_errors(f"update session {session_id}"):
             try:
                 self._table.meta.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
                 if error_code(exc) != "TransactionCanceledException" or not _head_refused(exc):
                     raise
-                self._explain_refusal(session_id, charge_point_id, newer_only)
-                rest = puts  # the head is up to date already: store every sample by itself
-            self._put_all(rest)
+                try:
+                    self._explain_refusal(session_id, charge_point_id, older is not None)
+                except LateStop:
+                    self._update_all(updates)  # the late stop's own readings: the correction's evidence
+                    raise
+                # Older samples are history, not news: they are stored and merge what merges.
+                rest = updates
+                if older is not None:
+                    self._merge_only(session_id, charge_point_id, older)
+            self._update_all(rest)
+
+    def _update_all(self, updates: list[dict[str, Any]]) -> None:
+        for update in updates:
+            self._table.meta.client.update_item(**update)
+
+    def _merge_only(self, session_id: str, charge_point_id: str, merge: _MergeFacts) -> None:
+        """The facts that merge in any order, for events that bring no news to the live view."""
+        with aws_errors(f"update session {session_id}"):
+            try:
+                if merge.sets or merge.adds:
+                    self._table.update_item(
+                        Key=head_key(session_id),
+                        UpdateExpression=_expression(merge.sets, merge.adds),
+                        ConditionExpression="attribute_exists(session_id) AND charge_point_id = :cp",
+                        ExpressionAttributeValues=merge.values | {":cp": charge_point_id},
+                    )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                self._explain_refusal(session_id, charge_point_id, newer_only=True)
+            for extreme in merge.extremes:
+                try:
+                    self._table.update_item(**extreme.guarded_update(session_id, charge_point_id))
+                except ClientError as exc:
+                    if error_code(exc) != "ConditionalCheckFailedException":
+                        raise  # else the head already holds a better value
 
     def _explain_refusal(self, session_id: str, charge_point_id: str, newer_only: bool) -> None:
-        head = self._table.get_item(Key=head_key(session_id)).get("Item")
+        head = self._table.get_item(Key=head_key(session_id), ConsistentRead=True).get("Item")
         if head is None:
             raise SessionNotFound(session_id)
         if head.get("charge_point_id") != charge_point_id:
@@ -294,14 +369,6 @@ class SessionsTable:
             if head.get("end_inferred"):
                 raise LateStop(session_id)
             raise SessionStateConflict(f"session {session_id} already ended at {head.get('ended_at')}")
-        # Otherwise the samples are older than the live values: they are history, not news.
-
-    def _put_all(self, puts: list[dict[str, Any]]) -> None:
-        if not puts:
-            return
-        with self._table.batch_writer(overwrite_by_pkeys=["session_id", "sk"]) as batch:
-            for put in puts:
-                batch.put_item(Item=put)
 
     def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None:
         """Whose session it is, once the driver authorizes after plugging in (2.0.1)."""
@@ -326,9 +393,35 @@ class SessionsTable:
                     ExpressionAttributeValues=update,
                 )
             except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise SessionNotFound(session_id) from exc
-                raise
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                self._explain_refusal(session_id, charge_point_id, newer_only=True)
+                raise SessionStateConflict(
+                    f"session {session_id} is no longer active: {grant.id_tag!r} cannot be given it"
+                ) from exc
+
+    # --- 2.0.1 events that arrive before their transaction's Started ---------------------------
+
+    def park(self, session_id: str, charge_point_id: str, seq_no: int, payload: dict[str, Any]) -> None:
+        """Keep an event for a transaction not yet started; `Started` applies it when it comes."""
+        with aws_errors(f"park an event of {session_id}"):
+            self._table.put_item(
+                Item={
+                    "session_id": session_id,
+                    "sk": f"{PARKED_PREFIX}{seq_no:010d}",
+                    "charge_point_id": charge_point_id,
+                    "payload": json.dumps(payload, sort_keys=True),
+                }
+            )
+
+    def parked(self, session_id: str) -> list[dict[str, Any]]:
+        """The parked events of a session, in seqNo order."""
+        condition = Key("session_id").eq(session_id) & Key("sk").begins_with(PARKED_PREFIX)
+        return [json.loads(i["payload"]) for i in self._query(None, condition, consistent=True)]
+
+    def unpark(self, session_id: str, seq_no: int) -> None:
+        with aws_errors(f"unpark an event of {session_id}"):
+            self._table.delete_item(Key={"session_id": session_id, "sk": f"{PARKED_PREFIX}{seq_no:010d}"})
 
     def get(self, session_id: str, *, with_samples: bool = True) -> Session:
         with aws_errors(f"read session {session_id}"):
@@ -453,9 +546,11 @@ class SessionsTable:
     def for_fleet(self, fleet_id: str) -> list[Session]:
         return [item_to_session(i) for i in self._query(BY_FLEET_STARTED_INDEX, Key("fleet_id").eq(fleet_id))]
 
-    def _query(self, index: str | None, condition: Any) -> list[dict[str, Any]]:
+    def _query(self, index: str | None, condition: Any, *, consistent: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        if consistent:
+            kwargs["ConsistentRead"] = True
         if index is not None:
             kwargs["IndexName"] = index
         while True:
@@ -465,6 +560,88 @@ class SessionsTable:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass(frozen=True)
+class _Extreme:
+    """Attributes set together that keep the smallest (or largest) `guard` whatever the arrival order."""
+
+    values: dict[str, Any]
+    guard: str
+    keep: Literal["least", "greatest"]
+
+    def in_order(self) -> list[str]:
+        # Arriving in time order, the first value is the least and the newest the greatest.
+        if self.keep == "least":
+            return [f"{name} = if_not_exists({name}, :x_{name})" for name in self.values]
+        return [f"{name} = :x_{name}" for name in self.values]
+
+    def placeholders(self) -> dict[str, Any]:
+        return {f":x_{name}": value for name, value in self.values.items()}
+
+    def guarded_update(self, session_id: str, charge_point_id: str) -> dict[str, Any]:
+        better = "<" if self.keep == "greatest" else ">"
+        return {
+            "Key": head_key(session_id),
+            "UpdateExpression": "SET " + ", ".join(f"{name} = :x_{name}" for name in self.values),
+            "ConditionExpression": (
+                f"charge_point_id = :cp AND (attribute_not_exists({self.guard}) OR "
+                f"{self.guard} {better} :x_{self.guard})"
+            ),
+            "ExpressionAttributeValues": self.placeholders() | {":cp": charge_point_id},
+        }
+
+
+@dataclass(frozen=True)
+class _MergeFacts:
+    """The parts of a head update that give the same result in any order (sets of seqNos, flags,
+    extremes), so they still apply when an event's samples arrive late."""
+
+    adds: list[str]
+    sets: list[str]
+    values: dict[str, Any]
+    extremes: list[_Extreme]
+
+    @classmethod
+    def of(cls, samples: list[MeterSample], event: EventFacts | None) -> _MergeFacts:
+        adds: list[str] = []
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        extremes: list[_Extreme] = []
+        if event is not None:
+            adds.append("seq_nos :seq")
+            values[":seq"] = {event.seq_no}
+            if event.offline:
+                sets.append("offline_events = :offline")
+                values[":offline"] = True
+        extremes += _live_values(samples)
+        registers = sorted((s for s in samples if s.energy_wh is not None), key=lambda s: s.timestamp)
+        if registers:
+            # The live view's baseline when the start had no reading.
+            first = {
+                "first_register_at": utc_text(registers[0].timestamp),
+                "first_register_wh": registers[0].energy_wh,
+            }
+            extremes.append(_Extreme(first, "first_register_at", "least"))
+        return cls(adds, sets, values, extremes)
+
+    def in_order(self) -> tuple[list[str], dict[str, Any]]:
+        """SET clauses and values for an update that arrives in time order."""
+        sets = list(self.sets)
+        values = dict(self.values)
+        for extreme in self.extremes:
+            sets += extreme.in_order()
+            values |= extreme.placeholders()
+        return sets, values
+
+
+def _expression(sets: list[str], adds: list[str]) -> str:
+    parts = []
+    if sets:
+        parts.append("SET " + ", ".join(sets))
+    if adds:
+        parts.append("ADD " + ", ".join(adds))
+    return " ".join(parts)
 
 
 def _head_refused(exc: ClientError) -> bool:

@@ -98,3 +98,13 @@ def read_meter_values(meter_values: list[dict[str, Any]], version: str = "1.6") 
                 )
             )
     return MeterReadings(samples, problems)
+
+
+def merge_moments(samples: list[MeterSample]) -> list[MeterSample]:
+    """One sample per moment, in time order: entries of one frame that share a timestamp (energy
+    in one, power in another, a charging state in a third) are one reading of the meter."""
+    merged: dict[datetime, dict[str, Any]] = {}
+    for sample in samples:
+        fields = merged.setdefault(sample.timestamp, {})
+        fields.update(sample.model_dump(exclude_none=True))
+    return [MeterSample(**merged[at]) for at in sorted(merged)]

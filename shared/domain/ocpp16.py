@@ -125,6 +125,7 @@ class CentralSystem16(CentralSystemBase):
                 started_at=started_at,
                 meter_start_wh=meter_start,
                 latest_register_wh=meter_start,
+                latest_register_at=started_at,
                 latest_sample_at=started_at,
             ),
             start_key,

@@ -14,10 +14,10 @@ from typing import Any
 from shared.domain import pricing
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
 from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
-from shared.domain.meter import MeterReadings, parse_iso, read_meter_values
-from shared.domain.ports import ConnectorStatusReport, StopFacts
+from shared.domain.meter import parse_iso, read_meter_values
+from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
 from shared.models.registry import ChargerPlacement, TokenGrant
-from shared.models.sessions import Session, session_id_for
+from shared.models.sessions import MeterSample, Session, session_id_for
 
 # 2.0.1 says "Unknown" where 1.6 says "Invalid" for an identifier nobody issued.
 _STATUS_201 = {"Invalid": "Unknown"}
@@ -125,45 +125,93 @@ class CentralSystem201(CentralSystemBase):
     def _transaction_event(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
     ) -> Outcome:
-        info = payload["transactionInfo"]
-        session_id = session_id_for(placement.charger.id, info["transactionId"])
-        readings = read_meter_values(payload.get("meterValue", []), self.VERSION)
-        problems = list(readings.problems)
-        reply: dict[str, Any] = {}
+        session_id = session_id_for(placement.charger.id, payload["transactionInfo"]["transactionId"])
         grant = self._registry.token(payload["idToken"]["idToken"]) if "idToken" in payload else None
+        reply: dict[str, Any] = {}
         if grant is not None:
             reply["idTokenInfo"] = {"status": _token_status(grant)}
-        event = payload["eventType"]
+        problems: list[str] = []
         try:
-            if event == "Started":
-                self._start(session_id, placement, payload, readings, grant, problems)
-            elif grant is not None and grant.status == "Accepted":
-                # Authorized after plug-in: the session learns whose it is.
-                self._sessions.identify(session_id, placement.charger.id, grant)
-            if event != "Started" and readings.samples:
-                self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
-            if event == "Ended":
-                cost = self._end(session_id, placement, payload, readings)
-                if cost is not None:
-                    reply["totalCost"] = cost
-        except (SessionNotFound, SessionStateConflict) as exc:
+            cost = self._apply_event(session_id, placement, payload, grant, problems)
+            if cost is not None:
+                reply["totalCost"] = cost
+        except SessionNotFound:
+            # Delivery is at least once and in no promised order: an event can overtake its
+            # Started. It is kept, answered as usual, and applied when the Started arrives.
+            self._sessions.park(session_id, placement.charger.id, payload["seqNo"], payload)
+            self._apply_parked(session_id, placement)
+        except SessionStateConflict as exc:
             problems.append(str(exc))
         return self.result("TransactionEvent", message_id, reply, joined(problems))
+
+    def _apply_event(
+        self,
+        session_id: str,
+        placement: ChargerPlacement,
+        payload: dict[str, Any],
+        grant: TokenGrant | None,
+        problems: list[str],
+    ) -> Decimal | None:
+        """One event's facts into the session; each merges the same in any order and any number
+        of times. Returns the session's total cost when the event ends it."""
+        info = payload["transactionInfo"]
+        readings = read_meter_values(payload.get("meterValue", []), self.VERSION)
+        problems.extend(readings.problems)
+        samples = list(readings.samples)
+        if "chargingState" in info or "timeSpentCharging" in info:
+            # The state holds from the event's moment on: charging time and parking time are
+            # told apart by it when the session is priced.
+            samples.append(
+                MeterSample(
+                    timestamp=parse_iso(payload["timestamp"]),
+                    charging_state=info.get("chargingState"),
+                    time_spent_charging_s=info.get("timeSpentCharging"),
+                )
+            )
+        facts = EventFacts(seq_no=payload["seqNo"], offline=bool(payload.get("offline", False)))
+        event = payload["eventType"]
+        if event == "Started":
+            if self._start(session_id, placement, payload, samples, grant, facts, problems):
+                self._apply_parked(session_id, placement)
+            return None
+        if grant is not None and grant.status == "Accepted":
+            # Authorized after plug-in: the session learns whose it is.
+            self._sessions.identify(session_id, placement.charger.id, grant)
+        if event == "Ended":
+            return self._end(session_id, placement, payload, samples, facts)
+        self._sessions.add_samples(session_id, placement.charger.id, samples, facts)
+        return None
+
+    def _apply_parked(self, session_id: str, placement: ChargerPlacement) -> None:
+        """Events that overtook their Started, applied in seqNo order once the session exists.
+
+        Both sides look after writing (Started after creating the session, a parked event after
+        parking itself), so whichever is second applies them: none is left behind by a race."""
+        for payload in self._sessions.parked(session_id):
+            grant = self._registry.token(payload["idToken"]["idToken"]) if "idToken" in payload else None
+            try:
+                self._apply_event(session_id, placement, payload, grant, [])
+            except SessionNotFound:
+                return  # not started yet: they wait
+            except SessionStateConflict:
+                pass  # already told when the event first arrived
+            self._sessions.unpark(session_id, payload["seqNo"])
 
     def _start(
         self,
         session_id: str,
         placement: ChargerPlacement,
         payload: dict[str, Any],
-        readings: MeterReadings,
+        samples: list[MeterSample],
         grant: TokenGrant | None,
+        facts: EventFacts,
         problems: list[str],
-    ) -> None:
+    ) -> bool:
         if grant is not None and grant.status != "Accepted":
             problems.append(f"idToken {grant.id_tag!r} is {grant.status}: no session")
-            return
+            return False
         started_at = parse_iso(payload["timestamp"])
-        registers = [s for s in readings.samples if s.energy_wh is not None]
+        registers = sorted((s for s in samples if s.energy_wh is not None), key=lambda s: s.timestamp)
         evse = payload.get("evse", {})
         session = Session(
             session_id=session_id,
@@ -180,42 +228,48 @@ class CentralSystem201(CentralSystemBase):
             started_at=started_at,
             meter_start_wh=registers[0].energy_wh if registers else None,
             latest_register_wh=registers[-1].energy_wh if registers else None,
+            latest_register_at=registers[-1].timestamp if registers else None,
             latest_sample_at=started_at,
+            seq_nos={facts.seq_no},
+            offline_events=facts.offline,
         )
         # The transaction id is the station's own: a repeated Started is the same start.
         self._sessions.start(session, session_id)
-        if readings.samples:
-            self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
+        if samples:
+            self._sessions.add_samples(session_id, placement.charger.id, samples, facts)
+        return True
 
     def _end(
-        self, session_id: str, placement: ChargerPlacement, payload: dict[str, Any], readings: MeterReadings
+        self,
+        session_id: str,
+        placement: ChargerPlacement,
+        payload: dict[str, Any],
+        samples: list[MeterSample],
+        facts: EventFacts,
     ) -> Decimal | None:
-        session = self._sessions.get(session_id, with_samples=False)
-        registers = [
-            s.energy_wh
-            for s in sorted(readings.samples, key=lambda s: s.timestamp)
-            if s.energy_wh is not None
-        ]
-        meter_stop = registers[-1] if registers else session.latest_register_wh
-        if meter_stop is None:
-            raise SessionStateConflict(f"session {session_id} ended without any energy register reading")
+        registers = sorted((s for s in samples if s.energy_wh is not None), key=lambda s: s.timestamp)
         stop = StopFacts(
             ended_at=parse_iso(payload["timestamp"]),
-            meter_stop_wh=meter_stop,
+            # Without a reading in the event, billing takes the last register from the samples.
+            meter_stop_wh=registers[-1].energy_wh if registers else None,
             reason=payload["transactionInfo"].get("stoppedReason"),
             id_tag=payload.get("idToken", {}).get("idToken"),
-            samples=[],
+            samples=samples,
         )
         try:
-            self._sessions.stop(session_id, placement.charger.id, stop)
+            self._sessions.stop(session_id, placement.charger.id, stop, facts)
         except LateStop:
             # Billing corrects it (credit and reissue); the real stop must not be lost meanwhile.
             self._sessions.record_late_stop(session_id, stop)
             raise
         self._workflow.close_and_invoice(session_id)
-        if session.meter_start_wh is None:
+        return self._total_cost(self._sessions.get(session_id, with_samples=False), placement)
+
+    @staticmethod
+    def _total_cost(session: Session, placement: ChargerPlacement) -> Decimal | None:
+        """Priced like the invoice will be, so the station shows what finance will bill."""
+        start = session.meter_start_wh if session.meter_start_wh is not None else session.first_register_wh
+        stop = session.meter_stop_wh if session.meter_stop_wh is not None else session.latest_register_wh
+        if start is None or stop is None:
             return None
-        # Priced like the invoice will be, so the station shows what finance will bill.
-        return pricing.gross_for_energy(
-            max(Decimal(0), meter_stop - session.meter_start_wh), placement.site.tariff
-        )
+        return pricing.gross_for_energy(max(Decimal(0), stop - start), placement.site.tariff)

@@ -29,10 +29,20 @@ class ConnectorStatusReport:
 @dataclass(frozen=True)
 class StopFacts:
     ended_at: datetime
-    meter_stop_wh: Decimal
+    # None when the stop carried no register reading (2.0.1): billing then uses the samples.
+    meter_stop_wh: Decimal | None
     reason: str | None
     id_tag: str | None
     samples: list[MeterSample]
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What a 2.0.1 TransactionEvent tells about its transaction besides meter values. Every one
+    of these merges the same whatever order the events arrive in."""
+
+    seq_no: int
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,15 +86,29 @@ class RegistryPort(Protocol):
 class SessionsPort(Protocol):
     def start(self, session: Session, start_key: str) -> Session: ...
 
-    def add_samples(self, session_id: str, charge_point_id: str, samples: list[MeterSample]) -> None: ...
+    def add_samples(
+        self,
+        session_id: str,
+        charge_point_id: str,
+        samples: list[MeterSample],
+        event: EventFacts | None = None,
+    ) -> None: ...
 
-    def stop(self, session_id: str, charge_point_id: str, stop: StopFacts) -> None: ...
+    def stop(
+        self, session_id: str, charge_point_id: str, stop: StopFacts, event: EventFacts | None = None
+    ) -> None: ...
 
     def get(self, session_id: str, *, with_samples: bool = True) -> Session: ...
 
     def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None: ...
 
     def record_late_stop(self, session_id: str, stop: StopFacts) -> None: ...
+
+    def park(self, session_id: str, charge_point_id: str, seq_no: int, payload: dict[str, Any]) -> None: ...
+
+    def parked(self, session_id: str) -> list[dict[str, Any]]: ...
+
+    def unpark(self, session_id: str, seq_no: int) -> None: ...
 
 
 class BillingWorkflowPort(Protocol):

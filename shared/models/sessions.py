@@ -40,6 +40,11 @@ class MeterSample(BaseModel):
     energy_wh: Decimal | None = None
     power_w: Decimal | None = None
     soc_percent: Decimal | None = None
+    # OCPP 2.0.1 chargingState from this moment on (Charging, EVConnected, SuspendedEV,
+    # SuspendedEVSE, Idle): what tells charging time from parking time.
+    charging_state: str | None = None
+    # OCPP 2.0.1 timeSpentCharging: the station's own count of seconds charged so far.
+    time_spent_charging_s: int | None = None
 
 
 class Session(BaseModel):
@@ -68,6 +73,20 @@ class Session(BaseModel):
     latest_power_w: Decimal | None = None
     latest_soc_percent: Decimal | None = None
     latest_sample_at: AwareDatetime | None = None
+    latest_charging_state: str | None = None
+    # When each live value was read: frames may arrive in any order, the newest reading wins.
+    latest_register_at: AwareDatetime | None = None
+    latest_power_at: AwareDatetime | None = None
+    latest_soc_at: AwareDatetime | None = None
+    latest_charging_state_at: AwareDatetime | None = None
+    # The earliest register reading of a session that started without one (2.0.1): the live
+    # view's baseline. Billing never uses it; it reads every sample.
+    first_register_wh: Decimal | None = None
+    first_register_at: AwareDatetime | None = None
+    # 2.0.1: every TransactionEvent seqNo seen, so lost events show as gaps.
+    seq_nos: set[int] = Field(default_factory=set)
+    # 2.0.1: some events were queued while the station was offline and sent later.
+    offline_events: bool = False
     stop_reason: str | None = None
     stop_id_tag: str | None = None
     samples: list[MeterSample] = Field(default_factory=list)
@@ -91,9 +110,17 @@ class Session(BaseModel):
         if self.energy_wh is not None:
             return self.energy_wh
         latest = self.meter_stop_wh if self.meter_stop_wh is not None else self.latest_register_wh
-        if latest is None or self.meter_start_wh is None:
+        baseline = self.meter_start_wh if self.meter_start_wh is not None else self.first_register_wh
+        if latest is None or baseline is None:
             return Decimal(0)
-        return max(Decimal(0), latest - self.meter_start_wh)
+        return max(Decimal(0), latest - baseline)
+
+    @property
+    def seq_gaps(self) -> list[int]:
+        """2.0.1 seqNos missing between the first and the last event seen: events that never came."""
+        if not self.seq_nos:
+            return []
+        return [n for n in range(min(self.seq_nos), max(self.seq_nos)) if n not in self.seq_nos]
 
 
 # --- The close-and-invoice workflow: each step's output is the next step's whole input. ---
