@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.domain import energy as energy_model
 from shared.domain.errors import SessionNotFound
 from shared.models.api import (
     ChargerList,
@@ -153,6 +154,15 @@ class FleetQueries:
         if session.fleet_id != fleet_id:
             # Another fleet's session does not exist as far as this caller can tell.
             raise SessionNotFound(session_id)
+        delivered = energy_model.delivered_by_moment(
+            energy_model.readings_of(
+                session.started_at,
+                session.meter_start_wh,
+                session.samples,
+                session.ended_at,
+                session.meter_stop_wh,
+            )
+        )
         return SessionDetail(
             session_id=session.session_id,
             transaction_id=session.transaction_id,
@@ -173,14 +183,15 @@ class FleetQueries:
             end_inferred=session.end_inferred,
             end_inferred_reason=session.end_inferred_reason,
             correction_needed=session.correction_needed,
+            seq_gaps=session.seq_gaps,
+            offline_events=session.offline_events,
             meter_curve=[
                 MeterPoint(
                     at=s.timestamp,
-                    energy_kwh=_kilo(s.energy_wh - session.meter_start_wh)
-                    if s.energy_wh is not None and session.meter_start_wh is not None
-                    else None,
+                    energy_kwh=_kilo(delivered[s.timestamp]) if s.energy_wh is not None else None,
                     power_kw=_kilo(s.power_w),
                     soc_percent=s.soc_percent,
+                    charging_state=s.charging_state,
                 )
                 for s in sorted(session.samples, key=lambda s: s.timestamp)
             ],

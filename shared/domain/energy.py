@@ -94,6 +94,18 @@ def session_energy(
     return verdict
 
 
+def delivered_by_moment(readings: list[Reading]) -> dict[datetime, Decimal]:
+    """Energy delivered up to each reading, counted like `session_energy` (a register that goes
+    down was reset, and counting goes on from its new value): the session's meter curve."""
+    delivered: dict[datetime, Decimal] = {}
+    total = Decimal(0)
+    for index, reading in enumerate(readings):
+        if index:
+            total += max(Decimal(0), reading.register_wh - readings[index - 1].register_wh)
+        delivered[reading.at] = total
+    return delivered
+
+
 def _too_fast(previous: Reading, current: Reading, max_power_kw: Decimal) -> bool:
     seconds = Decimal(str((current.at - previous.at).total_seconds()))
     delta = current.register_wh - previous.register_wh

@@ -71,6 +71,9 @@ class MeterPoint(BaseModel):
     energy_kwh: Decimal | None = Field(default=None, description="Energy delivered since the start")
     power_kw: Decimal | None = None
     soc_percent: Decimal | None = None
+    charging_state: str | None = Field(
+        default=None, description="OCPP 2.0.1 chargingState from this moment on (Charging, SuspendedEV, …)"
+    )
 
 
 class SessionDetail(BaseModel):
@@ -96,6 +99,13 @@ class SessionDetail(BaseModel):
     end_inferred_reason: str | None = None
     correction_needed: bool = Field(
         default=False, description="A real stop arrived after an inferred end: the invoice will be corrected"
+    )
+    seq_gaps: list[int] = Field(
+        default_factory=list,
+        description="OCPP 2.0.1 TransactionEvent seqNos that never arrived (between the first and last seen)",
+    )
+    offline_events: bool = Field(
+        default=False, description="OCPP 2.0.1: some events were queued while the station was offline"
     )
     meter_curve: list[MeterPoint]
 

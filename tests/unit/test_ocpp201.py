@@ -121,6 +121,30 @@ def test_a_2_0_1_transaction_is_recorded_priced_and_billed(central, sessions, wo
     assert Decimal(str(reply(ended)[2]["totalCost"])) == Decimal("177.83")
 
 
+def test_events_that_overtake_their_started_are_answered_kept_and_applied(central, sessions, workflow):
+    # Given a station back online whose queued events arrive out of order: Ended first
+    ended = event("Ended", 3, "2026-11-23T11:00:00Z", wh=1541.0, token=None, stoppedReason="EVDisconnected")
+    updated = event("Updated", 1, "2026-11-23T10:30:00Z", wh=1520.0, token=None, chargingState="SuspendedEV")
+    answers = [
+        central.handle(CP, frame("3", "TransactionEvent", ended)),
+        central.handle(CP, frame("1", "TransactionEvent", updated)),
+    ]
+    # Then each is answered as usual, nothing is refused, and nothing is billed yet
+    assert [reply(a)[0] for a in answers] == [3, 3] and [a.problem for a in answers] == [None, None]
+    assert sessions.items == {} and workflow.closed == []
+
+    # When the Started arrives
+    central.handle(CP, frame("0", "TransactionEvent", event("Started", 0, "2026-11-23T10:00:00Z", wh=1500.0)))
+
+    # Then the session is whole, billed once, and says that seqNo 2 never came
+    session = sessions.items[f"{CP}:tx-7f3a"]
+    assert (session.meter_start_wh, session.meter_stop_wh) == (Decimal("1500000"), Decimal("1541000"))
+    assert workflow.closed == [f"{CP}:tx-7f3a"]
+    assert session.seq_gaps == [2]
+    assert "SuspendedEV" in {s.charging_state for s in session.samples}
+    assert sessions.parked(f"{CP}:tx-7f3a") == []
+
+
 def test_a_repeated_started_event_is_the_same_session(central, sessions):
     for _ in range(2):
         central.handle(
