@@ -183,6 +183,7 @@ class FleetQueries:
             end_inferred=session.end_inferred,
             end_inferred_reason=session.end_inferred_reason,
             correction_needed=session.correction_needed,
+            correction_reason=session.correction_reason,
             seq_gaps=session.seq_gaps,
             offline_events=session.offline_events,
             meter_curve=[

@@ -139,6 +139,11 @@ class FakeSessions:
             | self._merged(session, event)
         )
 
+    def record_correction(self, session_id: str, reason: str) -> None:
+        self.items[session_id] = self.items[session_id].model_copy(
+            update={"correction_needed": True, "correction_reason": reason}
+        )
+
     def park(self, session_id: str, charge_point_id: str, seq_no: int, payload: dict[str, Any]) -> None:
         self.parked_events.setdefault(session_id, {})[seq_no] = payload
 

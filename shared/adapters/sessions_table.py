@@ -29,7 +29,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
-from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateSamples, LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.meter import merge_moments
 from shared.domain.ports import EventFacts, StopFacts
 from shared.models.registry import TokenGrant
@@ -198,16 +198,17 @@ class SessionsTable:
             return
         newest = utc_text(max(s.timestamp for s in samples))
         sets, values = merge.in_order()
-        values |= {":cp": charge_point_id, ":newest": newest}
+        values |= {":cp": charge_point_id, ":newest": newest, ":active": SessionStatus.ACTIVE.value}
         self._write_with_head(
             session_id,
             charge_point_id,
             samples,
             update=_expression(sets, merge.adds),
-            names={},
+            names={"#status": "status"},
             values=values,
+            # Only an active session takes news in one request; anything else is looked at.
             condition=(
-                "attribute_exists(session_id) AND charge_point_id = :cp AND "
+                "attribute_exists(session_id) AND charge_point_id = :cp AND #status = :active AND "
                 "(attribute_not_exists(latest_sample_at) OR latest_sample_at <= :newest)"
             ),
             older=merge,
@@ -251,6 +252,15 @@ class SessionsTable:
                     ":at": utc_text(stop.ended_at),
                     ":stop": stop.meter_stop_wh,
                 },
+            )
+
+    def record_correction(self, session_id: str, reason: str) -> None:
+        """The billed energy no longer matches the evidence: billing must credit and reissue."""
+        with aws_errors(f"record a correction of {session_id}"):
+            self._table.update_item(
+                Key=head_key(session_id),
+                UpdateExpression="SET correction_needed = :true, correction_reason = :reason",
+                ExpressionAttributeValues={":true": True, ":reason": reason},
             )
 
     def stop(
@@ -321,7 +331,7 @@ class SessionsTable:
                 if error_code(exc) != "TransactionCanceledException" or not _head_refused(exc):
                     raise
                 try:
-                    self._explain_refusal(session_id, charge_point_id, older is not None)
+                    head = self._explain_refusal(session_id, charge_point_id, older is not None)
                 except LateStop:
                     self._update_all(updates)  # the late stop's own readings: the correction's evidence
                     raise
@@ -329,6 +339,9 @@ class SessionsTable:
                 rest = updates
                 if older is not None:
                     self._merge_only(session_id, charge_point_id, older)
+                if head.get("status") != SessionStatus.ACTIVE.value:
+                    self._update_all(rest)
+                    raise LateSamples(session_id) from exc
             self._update_all(rest)
 
     def _update_all(self, updates: list[dict[str, Any]]) -> None:
@@ -357,8 +370,11 @@ class SessionsTable:
                     if error_code(exc) != "ConditionalCheckFailedException":
                         raise  # else the head already holds a better value
 
-    def _explain_refusal(self, session_id: str, charge_point_id: str, newer_only: bool) -> None:
-        head = self._table.get_item(Key=head_key(session_id), ConsistentRead=True).get("Item")
+    def _explain_refusal(self, session_id: str, charge_point_id: str, newer_only: bool) -> dict[str, Any]:
+        """Why a conditional head write was refused: raises when it is an error, else returns the head."""
+        head: dict[str, Any] | None = self._table.get_item(Key=head_key(session_id), ConsistentRead=True).get(
+            "Item"
+        )
         if head is None:
             raise SessionNotFound(session_id)
         if head.get("charge_point_id") != charge_point_id:
@@ -369,6 +385,7 @@ class SessionsTable:
             if head.get("end_inferred"):
                 raise LateStop(session_id)
             raise SessionStateConflict(f"session {session_id} already ended at {head.get('ended_at')}")
+        return head
 
     def identify(self, session_id: str, charge_point_id: str, grant: TokenGrant) -> None:
         """Whose session it is, once the driver authorizes after plugging in (2.0.1)."""

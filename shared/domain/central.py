@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from shared.domain import energy
 from shared.domain import ocpp_framing as framing
 from shared.domain.ports import BillingWorkflowPort, RegistryPort, SessionsPort
 from shared.models.registry import ChargerPlacement
@@ -131,6 +132,30 @@ class CentralSystemBase(ABC):
         if invalid is not None:
             raise ValueError(f"Laddvakt built an invalid {action} reply: {invalid.reason}")
         return Outcome(framing.call_result(message_id, payload), problem, action)
+
+    def reconcile_late_samples(self, session_id: str, placement: ChargerPlacement) -> str | None:
+        """Readings that arrived after the session was billed: a correction is recorded when they
+        change the energy (a reset nobody had seen), and the reason is returned."""
+        session = self._sessions.get(session_id)
+        billed = session.energy_wh
+        if billed is None or session.energy_override_wh is not None:
+            return None  # not billed yet (finalize reads every sample), or an operator fixed it
+        readings = energy.readings_of(
+            session.started_at,
+            session.meter_start_wh,
+            session.samples,
+            session.ended_at,
+            session.meter_stop_wh,
+        )
+        measured = energy.session_energy(readings, placement.charger.max_power_kw, session.samples).energy_wh
+        if measured == billed:
+            return None
+        reason = (
+            f"meter values that arrived after billing measure {measured.normalize():f} Wh, "
+            f"not the billed {billed.normalize():f} Wh"
+        )
+        self._sessions.record_correction(session_id, reason)
+        return reason
 
     @staticmethod
     def reject(problem: framing.FrameProblem, action: str | None = None) -> Outcome:

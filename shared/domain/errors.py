@@ -40,6 +40,15 @@ class LateStop(SessionStateConflict):
         self.session_id = session_id
 
 
+class LateSamples(LaddvaktError):
+    """Meter readings for a session already closed for billing: stored, and to be checked
+    against the billed energy."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"meter values for {session_id} arrived after it was closed for billing")
+        self.session_id = session_id
+
+
 class NotPriceable(LaddvaktError):
     """A session whose data cannot be priced: held with this reason, never invoiced at 0."""
 

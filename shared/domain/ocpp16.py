@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain import ocpp_framing as framing
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
-from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateSamples, LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, StopFacts
 from shared.models.registry import ChargerPlacement
@@ -144,6 +144,10 @@ class CentralSystem16(CentralSystemBase):
         if readings.samples:
             try:
                 self._sessions.add_samples(session_id, placement.charger.id, readings.samples)
+            except LateSamples:
+                correction = self.reconcile_late_samples(session_id, placement)
+                if correction is not None:
+                    problems.append(correction)
             except (SessionNotFound, SessionStateConflict) as exc:
                 problems.append(str(exc))
         return self.result("MeterValues", message_id, {}, joined(problems))

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain import pricing
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
-from shared.domain.errors import LateStop, SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateSamples, LateStop, SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
 from shared.models.registry import ChargerPlacement, TokenGrant
@@ -140,6 +140,10 @@ class CentralSystem201(CentralSystemBase):
             # Started. It is kept, answered as usual, and applied when the Started arrives.
             self._sessions.park(session_id, placement.charger.id, payload["seqNo"], payload)
             self._apply_parked(session_id, placement)
+        except LateSamples:
+            correction = self.reconcile_late_samples(session_id, placement)
+            if correction is not None:
+                problems.append(correction)
         except SessionStateConflict as exc:
             problems.append(str(exc))
         return self.result("TransactionEvent", message_id, reply, joined(problems))
@@ -193,7 +197,7 @@ class CentralSystem201(CentralSystemBase):
                 self._apply_event(session_id, placement, payload, grant, [])
             except SessionNotFound:
                 return  # not started yet: they wait
-            except SessionStateConflict:
+            except (SessionStateConflict, LateSamples):
                 pass  # already told when the event first arrived
             self._sessions.unpark(session_id, payload["seqNo"])
 

@@ -107,6 +107,10 @@ class SessionDetail(BaseModel):
     offline_events: bool = Field(
         default=False, description="OCPP 2.0.1: some events were queued while the station was offline"
     )
+    correction_reason: str | None = Field(
+        default=None,
+        description="Why the invoice must be corrected (a late stop, or readings that arrived after billing)",
+    )
     meter_curve: list[MeterPoint]
 
 

@@ -101,6 +101,7 @@ class Session(BaseModel):
     end_inferred_reason: str | None = None
     # A real stop that arrived after an inferred end: the invoice needs a correction.
     correction_needed: bool = False
+    correction_reason: str | None = None
     late_stop_at: AwareDatetime | None = None
     late_meter_stop_wh: Decimal | None = None
 

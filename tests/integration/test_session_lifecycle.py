@@ -134,6 +134,37 @@ def test_repeating_a_step_never_bills_twice(handlers, context, session_id, aws):
     assert keys.count(ref["key"]) == 1
 
 
+def test_readings_that_arrive_after_billing_and_change_the_energy_mark_the_invoice_for_correction(
+    handlers, context, session_id, aws
+):
+    # Given the invoiced session (41.234 kWh), and a meter frame that was stuck in a retry: its
+    # register at 06:50 stands above the stop's, so the meter restarted after it (a reset nobody
+    # had seen when the session was billed)
+    transaction_id = session_id.split(":")[1]
+    late = {
+        "connectorId": 1,
+        "transactionId": int(transaction_id),
+        "meterValue": [
+            {"timestamp": "2026-11-23T06:45:00Z", "sampledValue": [{"value": "2030000"}]},
+            {"timestamp": "2026-11-23T06:50:00Z", "sampledValue": [{"value": "2045000"}]},
+        ],
+    }
+    # When it arrives
+    result = handlers["ingest"].lambda_handler(
+        sqs_event(call("late", "MeterValues", late), charge_point_id=CP), context
+    )
+    # Then it is answered and kept, and the session says its invoice must be corrected, and why
+    assert result == {"batchItemFailures": []}
+    assert published(f"{CP}/out")[-1] == [3, "late", {}]
+    detail = json.loads(
+        handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "kusttaxi"), context)[
+            "body"
+        ]
+    )
+    assert detail["status"] == "invoiced" and detail["correction_needed"] is True
+    assert detail["correction_reason"].endswith("measure 45000 Wh, not the billed 41234 Wh")
+
+
 def test_another_fleet_cannot_read_the_session(handlers, context, session_id):
     response = handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "nordvind"), context)
     assert response["statusCode"] == 404
