@@ -1,4 +1,6 @@
-"""The invoice bucket (versioned, private, encrypted, TLS only) and its access-log bucket."""
+"""Where billing keeps what finance books: the invoice bucket (versioned, write-once under S3 Object
+Lock in compliance mode, private, encrypted, TLS only), its access-log bucket, and the billing
+table (invoice number series, sealed CDRs)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from shared.topology import Names
+from infra.sessions import _table
+from shared.topology import INVOICE_RETENTION_DAYS, Names
 
 
 class InvoiceStore(Construct):
@@ -27,6 +30,13 @@ class InvoiceStore(Construct):
             "invoices",
             bucket_name=names.invoice_bucket(Aws.ACCOUNT_ID, Aws.REGION),
             versioned=True,
+            # An invoice, once written, can be neither changed nor deleted until the bookkeeping
+            # retention ends, not even by the account's root user (compliance mode). A correction
+            # is a new document, a credit note, never an edit.
+            object_lock_enabled=True,
+            object_lock_default_retention=s3.ObjectLockRetention.compliance(
+                Duration.days(INVOICE_RETENTION_DAYS)
+            ),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
@@ -35,3 +45,5 @@ class InvoiceStore(Construct):
             server_access_logs_prefix="invoices/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Invoice number series per seller and sealed CDRs (key design in shared/adapters).
+        self.billing_table = _table(self, "billing", names.billing_table, "pk", "sk")

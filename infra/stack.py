@@ -19,6 +19,7 @@ from infra.reaper import SessionReaper
 from infra.sessions import SessionStore
 from shared.topology import (
     ENV_BILLING_STATE_MACHINE_ARN,
+    ENV_BILLING_TABLE,
     ENV_INVOICE_BUCKET,
     ENV_REGISTRY_TABLE,
     ENV_SESSIONS_TABLE,
@@ -56,7 +57,11 @@ class LaddvaktStack(Stack):
             "Billing",
             names,
             functions,
-            {**tables, ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name},
+            {
+                **tables,
+                ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
+                ENV_BILLING_TABLE: self.invoices.billing_table.table_name,
+            },
         )
         steps = self.billing.functions
         self.store.sessions.grant_read_write_data(steps["finalize-session"])
@@ -64,6 +69,7 @@ class LaddvaktStack(Stack):
         self.store.sessions.grant_read_data(steps["price-session"])
         self.store.registry.grant_read_data(steps["write-invoice"])
         self.invoices.bucket.grant_put(steps["write-invoice"])
+        self.invoices.billing_table.grant_read_write_data(steps["write-invoice"])
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
 
         self.ledger = RawLedger(self, "Ledger", names, self.invoices.access_logs)
@@ -127,6 +133,7 @@ class LaddvaktStack(Stack):
             "InvoiceBucketName": self.invoices.bucket.bucket_name,
             "RegistryTableName": self.store.registry.table_name,
             "SessionsTableName": self.store.sessions.table_name,
+            "BillingTableName": self.invoices.billing_table.table_name,
             "RejectedFramesTableName": self.store.rejected_frames.table_name,
             "IngestQueueUrl": self.ingest.queue.queue_url,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared.adapters.invoice_bucket import InvoiceBucket
+from shared.adapters.invoice_numbers import InvoiceNumbers
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
@@ -35,11 +36,13 @@ class Billing:
         sessions: SessionsTable,
         registry: RegistryTable,
         invoices: InvoiceBucket,
+        numbers: InvoiceNumbers,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._sessions = sessions
         self._registry = registry
         self._invoices = invoices
+        self._numbers = numbers
         self._clock = clock
 
     @classmethod
@@ -48,6 +51,7 @@ class Billing:
             SessionsTable(settings.sessions_table),
             RegistryTable(settings.registry_table),
             InvoiceBucket(settings.invoice_bucket),
+            InvoiceNumbers(settings.billing_table),
         )
 
     def finalize(self, request: CloseRequest) -> ClosedSession:
@@ -116,11 +120,14 @@ class Billing:
         )
 
     def write_invoice(self, priced: PricedSession) -> InvoiceRef:
+        seller = self._registry.operator()
+        number = self._numbers.claim(seller.id, invoicing.invoice_document_key(priced.session.session_id))
         invoice = invoicing.build_invoice(
             priced,
-            seller=self._registry.operator(),
+            seller=seller,
             buyer=self._registry.fleet(priced.session.fleet_id),
             issued_at=self._clock(),
+            number=number,
         )
         key = invoicing.invoice_key(invoice)
         self._invoices.put_invoice(key, invoice)

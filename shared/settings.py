@@ -31,6 +31,7 @@ class BillingSettings(_FunctionSettings):
     registry_table: str
     sessions_table: str
     invoice_bucket: str
+    billing_table: str
 
 
 class ReaperSettings(_FunctionSettings):

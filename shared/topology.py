@@ -169,6 +169,10 @@ class Names:
             raise KeyError(f"unknown function {key!r}; known: {sorted(FUNCTIONS)}")
         return f"{self.prefix}-{key}"
 
+    @property
+    def billing_table(self) -> str:
+        return f"{self.prefix}-billing"
+
     def invoice_bucket(self, account: str, region: str) -> str:
         # Bucket names are global: account and region make them unique per deployment.
         return f"{self.prefix}-invoices-{account}-{region}"
@@ -179,9 +183,14 @@ ENV_REGISTRY_TABLE = "REGISTRY_TABLE"
 ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
 ENV_REJECTED_FRAMES_TABLE = "REJECTED_FRAMES_TABLE"
 ENV_INVOICE_BUCKET = "INVOICE_BUCKET"
+ENV_BILLING_TABLE = "BILLING_TABLE"
 ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
 ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
 ENV_SILENCE_TIMEOUT_MINUTES = "SILENCE_TIMEOUT_MINUTES"
+
+# Bookkeeping retention under S3 Object Lock: the Swedish Bokföringslagen keeps records for seven
+# years after the end of the calendar year they belong to, so up to eight years from issue.
+INVOICE_RETENTION_DAYS = 8 * 365 + 2
 
 # How often the reaper looks for sessions that never ended (an EventBridge schedule expression).
 REAPER_SCHEDULE = "rate(5 minutes)"

@@ -51,6 +51,7 @@ class AwsWorld:
     sessions_table: str
     rejected_frames_table: str
     invoice_bucket: str
+    billing_table: str
     state_machine_arn: str
 
     def table(self, name: str) -> Any:
@@ -65,6 +66,7 @@ class AwsWorld:
             "SESSIONS_TABLE": self.sessions_table,
             "REJECTED_FRAMES_TABLE": self.rejected_frames_table,
             "INVOICE_BUCKET": self.invoice_bucket,
+            "BILLING_TABLE": self.billing_table,
             "BILLING_STATE_MACHINE_ARN": self.state_machine_arn,
         }
 
@@ -100,6 +102,7 @@ def aws(synthesized_template: dict[str, Any]) -> Iterator[AwsWorld]:
             sessions_table=NAMES.sessions_table,
             rejected_frames_table=NAMES.rejected_frames_table,
             invoice_bucket=NAMES.invoice_bucket(ACCOUNT, REGION),
+            billing_table=NAMES.billing_table,
             state_machine_arn=arn,
         )
         document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())

@@ -234,9 +234,18 @@ class LocalDeployment:
     def _create_bucket(self, logical_id: str, properties: dict[str, Any]) -> str:
         name = self.template.physical_name(logical_id)
         s3 = self._client("s3")
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+        locked = bool(properties.get("ObjectLockEnabled"))
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": self.region},
+            **({"ObjectLockEnabledForBucket": True} if locked else {}),
+        )
         if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if locked and "ObjectLockConfiguration" in properties:
+            s3.put_object_lock_configuration(
+                Bucket=name, ObjectLockConfiguration=properties["ObjectLockConfiguration"]
+            )
         return name
 
     def _create_queue(self, logical_id: str, properties: dict[str, Any]) -> str:

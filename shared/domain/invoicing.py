@@ -1,8 +1,8 @@
 """Builds the invoice document for a priced session and decides where it is filed.
 
-Key layout in the invoice bucket: `invoices/{fleet_id}/{yyyy}/{mm}/{invoice_id}.json`, where the
-year and month are those of the session's end in the site's local time (the month finance books
-it in).
+Key layout in the invoice bucket: `invoices/{seller_id}/{yyyy}/{mm}/{invoice_number}.json`, where
+the year and month are those of the session's end in the site's local time (the month finance
+books it in), and the number is the seller's next in its gapless series.
 """
 
 from __future__ import annotations
@@ -17,17 +17,23 @@ from shared.models.sessions import Invoice, InvoiceSessionFacts, PricedSession
 INVOICE_PREFIX = "invoices"
 
 
-def invoice_id_for(priced: PricedSession) -> str:
-    """One invoice per session, so its id follows from the session and a retry reuses it."""
-    session = priced.session
-    return f"LV-{session.charge_point_id}-{session.transaction_id}"
+def invoice_document_key(session_id: str) -> str:
+    """What a session's invoice is called in the number series: one invoice per session, so a
+    retried step asks for the same document and gets the same number."""
+    return f"invoice:{session_id}"
 
 
-def build_invoice(priced: PricedSession, seller: Operator, buyer: Fleet, issued_at: datetime) -> Invoice:
+def invoice_number(seller: Operator, number: int) -> str:
+    return f"{seller.invoice_series}-{number:07d}"
+
+
+def build_invoice(
+    priced: PricedSession, seller: Operator, buyer: Fleet, issued_at: datetime, number: int
+) -> Invoice:
     session = priced.session
     zone = ZoneInfo(priced.time_zone)
     return Invoice(
-        invoice_id=invoice_id_for(priced),
+        invoice_id=invoice_number(seller, number),
         issue_date=issued_at.astimezone(zone).date().isoformat(),
         issued_at=issued_at,
         currency=priced.currency,
@@ -60,4 +66,4 @@ def build_invoice(priced: PricedSession, seller: Operator, buyer: Fleet, issued_
 
 def invoice_key(invoice: Invoice) -> str:
     ended_local = invoice.session.ended_at_local
-    return f"{INVOICE_PREFIX}/{invoice.buyer.id}/{ended_local:%Y}/{ended_local:%m}/{invoice.invoice_id}.json"
+    return f"{INVOICE_PREFIX}/{invoice.seller.id}/{ended_local:%Y}/{ended_local:%m}/{invoice.invoice_id}.json"

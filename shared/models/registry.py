@@ -44,6 +44,10 @@ class Party(_Record):
 class Operator(Party):
     """The charge point operator: the seller on every invoice."""
 
+    # The seller's invoice number series: `{series}-{number:07d}`, gapless, invoices and credit
+    # notes alike.
+    invoice_series: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,8}$")] = "LV"
+
 
 class Fleet(Party):
     """A company whose drivers and vehicles charge: the buyer on its sessions' invoices."""

@@ -13,6 +13,7 @@ from infra.functions import ARCHITECTURE, RUNTIME
 from shared.topology import (
     FUNCTIONS,
     INGEST_RULE_SQL,
+    INVOICE_RETENTION_DAYS,
     LEDGER_OUT_RULE_SQL,
     LEDGER_PARTITION_QUERY,
     LEDGER_PREFIX,
@@ -107,6 +108,7 @@ def test_ingest_reads_the_queue_in_batches_with_partial_failures(synthesized_tem
             },
         ),
         (NAMES.rejected_frames_table, [("charge_point_id", "HASH"), ("received_key", "RANGE")], {}),
+        (NAMES.billing_table, [("pk", "HASH"), ("sk", "RANGE")], {}),
     ],
 )
 def test_table_keys_and_indexes(synthesized_template, name, keys, indexes):
@@ -138,6 +140,12 @@ def test_the_invoice_bucket_is_versioned_private_encrypted_and_tls_only(synthesi
     properties = bucket["Properties"]
     assert flatten(properties["BucketName"]).startswith("laddvakt-invoices-")
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    # Write once: no invoice can be changed or deleted before the bookkeeping retention ends.
+    assert properties["ObjectLockEnabled"] is True
+    assert properties["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": INVOICE_RETENTION_DAYS}},
+    }
     assert properties["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
     }  # fmt: skip
@@ -222,10 +230,10 @@ EXPECTED_ENV = {
         "BILLING_STATE_MACHINE_ARN",
         "IOT_DATA_ENDPOINT",
     },
-    "finalize-session": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
-    "price-session": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
-    "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
-    "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET"},
+    "finalize-session": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
+    "price-session": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
+    "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
+    "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE"},
     "reap-sessions": {
         "REGISTRY_TABLE",

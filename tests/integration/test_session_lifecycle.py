@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -102,7 +103,9 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
 
     # Then 41.234 kWh × 3.45 SEK = 142.26 net, 35.57 VAT, 177.83 total, filed under the local month
     assert Decimal(closed["energy_wh"]) == Decimal(41234)
-    assert ref["key"] == f"invoices/kusttaxi/2026/11/LV-{CP}-{transaction_id}.json"
+    # under the seller's gapless series
+    assert re.fullmatch(r"invoices/laddvakt-cpo/2026/11/LV-\d{7}\.json", ref["key"]), ref["key"]
+    assert ref["key"].endswith(f"/{ref['invoice_id']}.json")
     invoice = json.loads(
         aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["key"])["Body"].read()
     )

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from shared.adapters.billing_workflow import BillingWorkflow, execution_name
 from shared.adapters.invoice_bucket import InvoiceBucket
+from shared.adapters.invoice_numbers import InvoiceNumbers
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.billing import Billing
@@ -200,7 +201,9 @@ def world(aws) -> World:
         ingest=IngestService(central=central, link=captured, quarantine=captured),
         captured=captured,
         sessions=sessions,
-        billing=Billing(sessions, registry, InvoiceBucket(aws.invoice_bucket)),
+        billing=Billing(
+            sessions, registry, InvoiceBucket(aws.invoice_bucket), InvoiceNumbers(aws.billing_table)
+        ),
         sfn=aws.client("stepfunctions"),
         state_machine_arn=aws.state_machine_arn,
     )

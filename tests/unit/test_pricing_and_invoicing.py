@@ -75,10 +75,11 @@ def test_invoice_carries_parties_local_times_and_files_by_local_month(registry_d
         seller=registry_document.operator,
         buyer=registry_document.fleets[0],
         issued_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+        number=42,
     )
-    assert invoice.invoice_id == "LV-LV-STHLM-01-7"
+    assert invoice.invoice_id == "LV-0000042"
     assert invoice.session.ended_at_local.isoformat() == "2026-11-01T00:30:00+01:00"
     assert invoice.session.started_at_local.isoformat() == "2026-10-31T22:00:00+01:00"
-    assert invoicing.invoice_key(invoice) == "invoices/nordvind/2026/11/LV-LV-STHLM-01-7.json"
+    assert invoicing.invoice_key(invoice) == "invoices/laddvakt-cpo/2026/11/LV-0000042.json"
     assert invoice.seller.vat_number == "SE559999000101"
     assert invoice.buyer.name == "Nordvind Logistik AB"
