@@ -130,6 +130,35 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _price(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from shared.domain.tariffs import priced_cdr
+    from shared.models.ocpi import OcpiInputError, parse_cdr, parse_tariff, to_json
+
+    try:
+        tariff = parse_tariff(Path(args.tariff).read_bytes())
+        if args.check:
+            print(
+                f"{args.tariff}: tariff {tariff.id} is valid ({len(tariff.elements)} elements, {tariff.currency})"
+            )
+            return 0
+        try:
+            zone = ZoneInfo(args.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            print(f"laddvakt: --tz {args.tz!r} is not an IANA time zone", file=sys.stderr)
+            return 2
+        cdr = parse_cdr(Path(args.cdr).read_bytes())
+        print(to_json(priced_cdr(cdr, tariff, zone)))
+    except OcpiInputError as exc:
+        source = args.tariff if exc.what == "tariff" else args.cdr
+        print(f"{source}: {exc.what} refused:", file=sys.stderr)
+        for where, reason in exc.problems:
+            print(f"  {where}: {reason}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from laddvakt.local.stack import run_up
 
@@ -203,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     replay_cmd.set_defaults(func=_replay)
+
+    price = command(commands, "price", "price an OCPI 2.2.1 CDR's charging periods with a tariff")
+    price.add_argument("--tariff", required=True, help="an OCPI 2.2.1 Tariff object (JSON file)")
+    what = price.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cdr", help="an OCPI 2.2.1 CDR (JSON file): prints it priced, as JSON")
+    what.add_argument("--check", action="store_true", help="only validate the tariff")
+    price.add_argument("--tz", default="UTC", help="the site's IANA time zone (default UTC)")
+    price.set_defaults(func=_price)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)
