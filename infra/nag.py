@@ -66,6 +66,12 @@ def acknowledge(stack: LaddvaktStack) -> None:
         "Invoices are written under keys of the invoice layout in that one bucket",
     )
 
+    _ack(
+        _policy(stack.fleet_function),
+        f"AwsSolutions-IAM5[Resource::<{_ref(stack, stack.invoices.bucket)}.Arn>/invoices/*]",
+        "The fleet API signs finance's download links: s3:GetObject on invoice documents only",
+    )
+
     ledger_role = stack.ledger.node.find_child("delivery-role")
     _ack(
         ledger_role.node.find_child("DefaultPolicy").node.find_child("Resource"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -17,6 +18,7 @@ from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
 from infra.reaper import SessionReaper
 from infra.sessions import SessionStore
+from shared.domain.invoicing import INVOICE_PREFIX
 from shared.topology import (
     ENV_BILLING_STATE_MACHINE_ARN,
     ENV_BILLING_TABLE,
@@ -106,9 +108,26 @@ class LaddvaktStack(Stack):
         self.billing.state_machine.grant_start_execution(self.reaper.function)
 
         self.auth = FleetAuth(self, "Auth", names)
-        self.fleet_function = functions.make(self, "fleet-api", tables)
+        self.fleet_function = functions.make(
+            self,
+            "fleet-api",
+            {
+                **tables,
+                ENV_BILLING_TABLE: self.invoices.billing_table.table_name,
+                ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
+            },
+        )
         self.store.registry.grant_read_data(self.fleet_function)
         self.store.sessions.grant_read_data(self.fleet_function)
+        self.invoices.billing_table.grant_read_data(self.fleet_function)
+        # Finance's download links are signed with this function's own credentials: it may read
+        # the invoice documents, and nothing else in the bucket.
+        self.fleet_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.invoices.bucket.arn_for_objects(f"{INVOICE_PREFIX}/*")],
+            )
+        )
         self.api = FleetApi(self, "FleetApi", names, self.fleet_function, self.auth.user_pool)
 
         self.all_functions = [

@@ -5,16 +5,17 @@ a step after a timeout, and a repeat must give the same result, never a second b
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from shared.adapters.billing_table import BillingTable
 from shared.adapters.invoice_bucket import InvoiceBucket
-from shared.adapters.invoice_numbers import InvoiceNumbers
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
 from shared.domain import invoicing, pricing
 from shared.domain.errors import NotPriceable
+from shared.models.invoices_index import InvoiceRecord
 from shared.models.sessions import (
     ClosedSession,
     CloseRequest,
@@ -36,13 +37,13 @@ class Billing:
         sessions: SessionsTable,
         registry: RegistryTable,
         invoices: InvoiceBucket,
-        numbers: InvoiceNumbers,
+        billing_table: BillingTable,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._sessions = sessions
         self._registry = registry
         self._invoices = invoices
-        self._numbers = numbers
+        self._billing_table = billing_table
         self._clock = clock
 
     @classmethod
@@ -51,7 +52,7 @@ class Billing:
             SessionsTable(settings.sessions_table),
             RegistryTable(settings.registry_table),
             InvoiceBucket(settings.invoice_bucket),
-            InvoiceNumbers(settings.billing_table),
+            BillingTable(settings.billing_table),
         )
 
     def finalize(self, request: CloseRequest) -> ClosedSession:
@@ -121,16 +122,33 @@ class Billing:
 
     def write_invoice(self, priced: PricedSession) -> InvoiceRef:
         seller = self._registry.operator()
-        number = self._numbers.claim(seller.id, invoicing.invoice_document_key(priced.session.session_id))
+        # The claim fixes the number and the issue time, so a retried step writes the same document.
+        claim = self._billing_table.claim(
+            seller.id, invoicing.invoice_document_key(priced.session.session_id)
+        )
         invoice = invoicing.build_invoice(
             priced,
             seller=seller,
             buyer=self._registry.fleet(priced.session.fleet_id),
-            issued_at=self._clock(),
-            number=number,
+            issued_at=claim.claimed_at,
+            number=claim.number,
         )
         key = invoicing.invoice_key(invoice)
         self._invoices.put_invoice(key, invoice)
+        self._billing_table.record_invoice(
+            InvoiceRecord(
+                invoice_number=invoice.invoice_id,
+                fleet_id=invoice.buyer.id,
+                seller_id=seller.id,
+                session_id=priced.session.session_id,
+                issue_date=date.fromisoformat(invoice.issue_date),
+                currency=invoice.currency,
+                net=invoice.totals.net,
+                vat=invoice.totals.vat,
+                gross=invoice.totals.gross,
+                keys={"json": key},
+            )
+        )
         return InvoiceRef(
             session_id=priced.session.session_id,
             invoice_id=invoice.invoice_id,

@@ -45,3 +45,5 @@ class ReaperSettings(_FunctionSettings):
 class FleetApiSettings(_FunctionSettings):
     registry_table: str
     sessions_table: str
+    billing_table: str
+    invoice_bucket: str

@@ -55,8 +55,10 @@ def published(topic: str) -> list[list[Any]]:
     return [json.loads(payload) for t, payload in backend.published_payloads if t == topic]
 
 
-def api_event(path: str, fleet_id: str | None) -> dict[str, Any]:
-    claims = {"sub": "user-1", "cognito:groups": "fleet_manager"}
+def api_event(
+    path: str, fleet_id: str | None, *, groups: str = "fleet_manager", query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    claims = {"sub": "user-1", "cognito:groups": groups}
     if fleet_id is not None:
         claims["custom:fleet_id"] = fleet_id
     return {
@@ -65,8 +67,8 @@ def api_event(path: str, fleet_id: str | None) -> dict[str, Any]:
         "httpMethod": "GET",
         "headers": {"Accept": "application/json"},
         "multiValueHeaders": {"Accept": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "body": None,

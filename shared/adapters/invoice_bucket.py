@@ -30,6 +30,15 @@ class InvoiceBucket:
             body = self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
         return Invoice.model_validate(json.loads(body))
 
+    def download_url(self, key: str, seconds: int) -> str:
+        """A presigned GET link: finance downloads the document straight from the bucket."""
+        with aws_errors(f"sign a link to {key}"):
+            return str(
+                self._s3.generate_presigned_url(
+                    "get_object", Params={"Bucket": self.name, "Key": key}, ExpiresIn=seconds
+                )
+            )
+
     def keys(self, prefix: str = "invoices/") -> list[str]:
         keys: list[str] = []
         paginator = self._s3.get_paginator("list_objects_v2")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -112,6 +112,31 @@ class SessionDetail(BaseModel):
         description="Why the invoice must be corrected (a late stop, or readings that arrived after billing)",
     )
     meter_curve: list[MeterPoint]
+
+
+class InvoiceSummary(BaseModel):
+    invoice_number: str = Field(description="The seller's gapless series number, e.g. LV-0000042")
+    kind: Literal["invoice", "credit_note"]
+    issue_date: date
+    session_id: str
+    currency: str
+    net: Decimal = Field(description="Total without VAT")
+    vat: Decimal
+    gross: Decimal = Field(description="Total with VAT")
+    formats: list[str] = Field(description="Forms of the document there are, e.g. json, pdf, xml")
+
+
+class InvoicePage(BaseModel):
+    fleet_id: str
+    invoices: list[InvoiceSummary] = Field(description="Oldest issue date first")
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; absent on the last page"
+    )
+
+
+class InvoiceDownload(InvoiceSummary):
+    downloads: dict[str, str] = Field(description="A short-lived download link per format")
+    expires_at: datetime = Field(description="When the links stop working (UTC)")
 
 
 class Problem(BaseModel):

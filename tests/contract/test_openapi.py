@@ -28,6 +28,12 @@ def test_every_route_requires_the_cognito_token():
             assert operation.get("security") == [{"cognito": []}], f"{method.upper()} {path} is not secured"
 
 
-def test_the_documented_routes_are_the_foundation_routes():
+def test_the_documented_routes_are_the_routes_fleet_apps_use():
     paths = set(json.loads(COMMITTED.read_text())["paths"])
-    assert paths == {"/fleet/status", "/sessions/{session_id}", "/chargers"}
+    assert paths == {
+        "/fleet/status",
+        "/sessions/{session_id}",
+        "/chargers",
+        "/invoices",
+        "/invoices/{invoice_number}",
+    }

@@ -129,6 +129,27 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
     assert detail["meter_curve"][0]["energy_kwh"] == "24.500"
 
 
+def test_finance_lists_the_invoice_and_fetches_it_through_a_short_lived_link(handlers, context, session_id):
+    # Given the invoiced session, when Kust Taxi's finance lists its invoices
+    page = handlers["fleet_api"].lambda_handler(api_event("/invoices", "kusttaxi", groups="finance"), context)
+    listed = json.loads(page["body"])
+    (invoice,) = [i for i in listed["invoices"] if i["session_id"] == session_id]
+    # Then it is there with its totals, and its number opens a download link for the JSON form
+    assert (invoice["gross"], invoice["currency"], invoice["formats"]) == ("177.83", "SEK", ["json"])
+    one = handlers["fleet_api"].lambda_handler(
+        api_event(f"/invoices/{invoice['invoice_number']}", "kusttaxi", groups="finance"), context
+    )
+    link = json.loads(one["body"])["downloads"]["json"]
+    assert one["statusCode"] == 200
+    assert link.startswith("https://") and "Signature=" in link and invoice["invoice_number"] in link
+    # And neither another fleet's finance nor Kust Taxi's fleet manager gets it
+    other = handlers["fleet_api"].lambda_handler(
+        api_event(f"/invoices/{invoice['invoice_number']}", "nordvind", groups="finance"), context
+    )
+    manager = handlers["fleet_api"].lambda_handler(api_event("/invoices", "kusttaxi"), context)
+    assert (other["statusCode"], manager["statusCode"]) == (404, 403)
+
+
 def test_repeating_a_step_never_bills_twice(handlers, context, session_id, aws):
     again = handlers["finalize_session"].lambda_handler({"session_id": session_id}, context)
     priced = handlers["price_session"].lambda_handler(again, context)

@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.adapters.billing_table import BillingTable
 from shared.adapters.billing_workflow import BillingWorkflow, execution_name
 from shared.adapters.invoice_bucket import InvoiceBucket
-from shared.adapters.invoice_numbers import InvoiceNumbers
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.billing import Billing
@@ -202,7 +202,7 @@ def world(aws) -> World:
         captured=captured,
         sessions=sessions,
         billing=Billing(
-            sessions, registry, InvoiceBucket(aws.invoice_bucket), InvoiceNumbers(aws.billing_table)
+            sessions, registry, InvoiceBucket(aws.invoice_bucket), BillingTable(aws.billing_table)
         ),
         sfn=aws.client("stepfunctions"),
         state_machine_arn=aws.state_machine_arn,

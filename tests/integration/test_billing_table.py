@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from shared.adapters.invoice_numbers import InvoiceNumbers
+from shared.adapters.billing_table import BillingTable
 
 pytestmark = pytest.mark.integration
 
@@ -17,31 +17,31 @@ def seller() -> str:
 
 
 def test_documents_are_numbered_one_after_another_from_one(aws, seller):
-    numbers = InvoiceNumbers(aws.billing_table)
-    assert [numbers.claim(seller, f"invoice:s{i}") for i in range(4)] == [1, 2, 3, 4]
+    numbers = BillingTable(aws.billing_table)
+    assert [numbers.claim(seller, f"invoice:s{i}").number for i in range(4)] == [1, 2, 3, 4]
     assert numbers.last_number(seller) == 4
 
 
 def test_a_retried_step_gets_the_number_its_document_already_has(aws, seller):
-    numbers = InvoiceNumbers(aws.billing_table)
+    numbers = BillingTable(aws.billing_table)
     first = numbers.claim(seller, "invoice:LV-GBG-08:17")
     numbers.claim(seller, "invoice:LV-GBG-08:18")
     # When the write-invoice step of session 17 runs again (a Step Functions retry)
-    assert numbers.claim(seller, "invoice:LV-GBG-08:17") == first
+    assert numbers.claim(seller, "invoice:LV-GBG-08:17") == first  # the same number and issue time
     # Then no number was spent on the retry
     assert numbers.last_number(seller) == 2
 
 
 def test_two_sellers_have_their_own_series(aws, seller):
-    numbers = InvoiceNumbers(aws.billing_table)
+    numbers = BillingTable(aws.billing_table)
     other = f"{seller}-other"
-    assert (numbers.claim(seller, "invoice:a"), numbers.claim(other, "invoice:a")) == (1, 1)
+    assert (numbers.claim(seller, "invoice:a").number, numbers.claim(other, "invoice:a").number) == (1, 1)
 
 
-class RacedOnce(InvoiceNumbers):
+class RacedOnce(BillingTable):
     """Between reading the counter and taking the next number, another writer takes it."""
 
-    def __init__(self, table_name: str, rival: InvoiceNumbers, seller: str) -> None:
+    def __init__(self, table_name: str, rival: BillingTable, seller: str) -> None:
         super().__init__(table_name)
         self._rival, self._seller, self.raced = rival, seller, False
 
@@ -54,11 +54,12 @@ class RacedOnce(InvoiceNumbers):
 
 
 def test_a_number_taken_meanwhile_is_not_given_twice_and_leaves_no_gap(aws, seller):
-    rival = InvoiceNumbers(aws.billing_table)
+    rival = BillingTable(aws.billing_table)
     raced = RacedOnce(aws.billing_table, rival, seller)
-    mine = raced.claim(seller, "invoice:mine")
+    mine = raced.claim(seller, "invoice:mine").number
     assert raced.raced
-    assert sorted([mine, rival.given(seller, "invoice:rival")]) == [1, 2]
+    theirs = rival.given(seller, "invoice:rival")
+    assert theirs is not None and sorted([mine, theirs.number]) == [1, 2]
     assert rival.last_number(seller) == 2
 
 
