@@ -156,6 +156,9 @@ def _price(args: argparse.Namespace) -> int:
         for where, reason in exc.problems:
             print(f"  {where}: {reason}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"laddvakt: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

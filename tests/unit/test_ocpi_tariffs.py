@@ -604,3 +604,8 @@ def test_laddvakt_price_check_accepts_a_good_tariff(tmp_path, capsys):
     )
     assert main(["price", "--tariff", str(tmp_path / "t.json"), "--check"]) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_laddvakt_price_says_which_file_it_cannot_read(tmp_path, capsys):
+    assert main(["price", "--tariff", str(tmp_path / "missing.json"), "--check"]) == 2
+    assert "missing.json" in capsys.readouterr().err
