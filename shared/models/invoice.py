@@ -327,7 +327,9 @@ class InvoiceLine(_Frozen):
     unit_code: UnitCode  # BT-130
     net_price: Price  # BT-146
     base_quantity: Annotated[Quantity, Field(gt=0)] = Decimal(1)  # BT-149 (PEPPOL-EN16931-R121)
-    net_amount: Money  # BT-131
+    # BT-131. The default is only a placeholder: `_price_the_line` always fills it in, and a
+    # placeholder that slipped through would fail validation rather than bill zero.
+    net_amount: Money = Field(default=None, validate_default=True)
     vat_category: VatCategory  # BT-151
     vat_rate: Percent | None  # BT-152: none only for "not subject to VAT" (BR-O-05)
     period: Period | None = None  # BG-26
