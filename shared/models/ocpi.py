@@ -210,13 +210,22 @@ class _Strict(BaseModel):
 
 
 class Price(_Strict):
+    """An amount excluding and (optionally) including VAT. Negative in a credit CDR."""
+
+    excl_vat: Number
+    incl_vat: Number | None = None
+
+
+class PriceLimit(Price):
+    """A tariff's min_price or max_price: never negative, never less including VAT than without."""
+
     excl_vat: NonNegative
     incl_vat: NonNegative | None = None
 
     @model_validator(mode="after")
-    def _incl_not_below_excl(self) -> Price:
+    def _incl_not_below_excl(self) -> PriceLimit:
         if self.incl_vat is not None and self.incl_vat < self.excl_vat:
-            raise ValueError(f"incl_vat {self.incl_vat} is below excl_vat {self.excl_vat}")
+            raise _FieldProblem("incl_vat", f"{self.incl_vat} is below excl_vat {self.excl_vat}")
         return self
 
 
@@ -298,8 +307,8 @@ class Tariff(_Strict):
     type: TariffType | None = None
     tariff_alt_text: list[DisplayText] = Field(default_factory=list)
     tariff_alt_url: str | None = None
-    min_price: Price | None = None
-    max_price: Price | None = None
+    min_price: PriceLimit | None = None
+    max_price: PriceLimit | None = None
     elements: list[TariffElement] = Field(min_length=1)
     start_date_time: OcpiDateTime | None = None
     end_date_time: OcpiDateTime | None = None
@@ -341,7 +350,7 @@ class Tariff(_Strict):
                 raise _FieldProblem("max_price.incl_vat", f"{high} is below min_price.incl_vat {low}")
         taxed = any(c.vat for e in self.elements for c in e.price_components)
         for name in ("min_price", "max_price"):
-            limit: Price | None = getattr(self, name)
+            limit: PriceLimit | None = getattr(self, name)
             if limit is not None and limit.incl_vat is None and taxed:
                 # Components carry VAT, so the session has a total including VAT, and the spec
                 # bounds it separately; without incl_vat that bound is unknown.

@@ -609,3 +609,13 @@ def test_laddvakt_price_check_accepts_a_good_tariff(tmp_path, capsys):
 def test_laddvakt_price_says_which_file_it_cannot_read(tmp_path, capsys):
     assert main(["price", "--tariff", str(tmp_path / "missing.json"), "--check"]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_a_credit_cdrs_negative_totals_are_read_but_a_negative_price_limit_is_refused():
+    # Given a credit CDR ("the total_cost field SHALL contain the negative amounts")
+    credit = {**CDR, "credit": True, "total_cost": {"excl_vat": D("-5.0"), "incl_vat": D("-5.5")}}
+    assert parse_cdr(dumps(credit)).total_cost is not None
+    # But a tariff's min_price cannot be negative
+    with pytest.raises(TariffError) as refused:
+        tariff(element(component("ENERGY", "0.25")), min_price={"excl_vat": D("-1")})
+    assert refused.value.field == "min_price.excl_vat"
