@@ -41,6 +41,7 @@ ZERO = Decimal(0)
 HOUR_S = Decimal(3600)
 WH_PER_KWH = Decimal(1000)
 OCPI_PLACES = Decimal("0.0001")
+UNIT_RESOLUTION = Decimal("0.000001")  # of a second or a Wh, when rounding up to a step
 
 
 class LineKind(StrEnum):
@@ -390,8 +391,12 @@ def _round_up(uses: list[_Use], kind: LineKind, total_units: Decimal, units_per_
     step = last.component.step_size
     if step <= 0:
         return
-    billed_units = (total_units / step).to_integral_value(rounding=ROUND_CEILING) * step
-    last.billed += (billed_units - total_units) / units_per_volume
+    # Hours are often not finite decimals (1 minute is 0.01666... h): the last digits of a sum of
+    # them are noise, which must not cost a whole extra step. Seconds and Wh are judged to the
+    # millionth before rounding up, and the extra volume is never negative.
+    measured = total_units.quantize(UNIT_RESOLUTION)
+    billed_units = (measured / step).to_integral_value(rounding=ROUND_CEILING) * step
+    last.billed += max(ZERO, billed_units - total_units) / units_per_volume
 
 
 def _lines(uses: list[_Use]) -> list[TariffLine]:

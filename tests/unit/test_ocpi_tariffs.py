@@ -619,3 +619,17 @@ def test_a_credit_cdrs_negative_totals_are_read_but_a_negative_price_limit_is_re
     with pytest.raises(TariffError) as refused:
         tariff(element(component("ENERGY", "0.25")), min_price={"excl_vat": D("-1")})
     assert refused.value.field == "min_price.excl_vat"
+
+
+def test_the_noise_in_hours_that_are_not_finite_decimals_never_costs_an_extra_step():
+    # Given parking billed per minute, and 1 + 148 minutes of parking written in hours
+    t = tariff(element(component("PARKING_TIME", "60", 60)))
+    start = datetime(2026, 3, 28, 18, 0, tzinfo=UTC)
+    periods = [
+        period(start, PARKING_TIME=str(D(1) / 60)),
+        period(start + timedelta(minutes=1), PARKING_TIME=str(D(148) / 60)),
+    ]
+    # When it is priced
+    totals = price(t, periods, start + timedelta(minutes=149))
+    # Then exactly 149 minutes are billed, neither 148 nor 150
+    assert totals.total_parking_cost.excl_vat.quantize(D("0.0001")) == D("149.0000")
