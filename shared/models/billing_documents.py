@@ -1,0 +1,71 @@
+"""What billing writes beside the e-invoice: the facts of the charging session a document bills,
+and the JSON file finance's systems read (the invoice, those facts and the sealed CDR together).
+
+`InvoiceDocument` (shared.models.invoice) is the EN 16931 invoice itself; these add what a person
+reading the invoice needs and the e-invoice has no field for: local times, the charger, the
+prices per unit as EU AFIR asks them to be shown, and the CDR the lines were priced from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.models.invoice import InvoiceDocument
+from shared.models.registry import Address
+
+INVOICE_FILE_FORMAT = "laddvakt-invoice/1"
+
+
+class UnitPrice(BaseModel):
+    """One price of the tariff the session was priced with, per unit, as shown to the driver."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dimension: Literal["ENERGY", "TIME", "PARKING_TIME", "FLAT"]
+    unit: Literal["kWh", "hour", "session"]
+    excl_vat: Decimal
+    incl_vat: Decimal
+    vat_rate_percent: Decimal | None = Field(description="None: no VAT applies")
+
+
+class SessionFacts(BaseModel):
+    """The charging session an invoice line set bills, in the site's local time and in UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    transaction_id: str
+    charge_point_id: str
+    connector_id: int
+    site_id: str
+    site_name: str
+    site_address: Address
+    time_zone: str = Field(description="The site's IANA zone: local times are in it")
+    started_at: AwareDatetime = Field(description="UTC")
+    ended_at: AwareDatetime = Field(description="UTC")
+    started_at_local: datetime
+    ended_at_local: datetime
+    energy_kwh: Decimal
+    charging_hours: Decimal = Field(description="Time charging (OCPI TIME)")
+    parking_hours: Decimal = Field(description="Time plugged in but not charging (OCPI PARKING_TIME)")
+    id_tag: str
+    driver_id: str | None = None
+    vehicle_id: str | None = None
+    tariff_id: str
+    tariff_version: AwareDatetime | None = Field(default=None, description="The tariff's last_updated")
+    unit_prices: list[UnitPrice]
+
+
+class InvoiceFile(BaseModel):
+    """The JSON form of an invoice or credit note in the invoice bucket: the machine form."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: Literal["laddvakt-invoice/1"] = INVOICE_FILE_FORMAT
+    document: InvoiceDocument
+    session: SessionFacts
+    cdr: dict[str, Any] = Field(description="The sealed OCPI 2.2.1 CDR the lines were priced from")
