@@ -11,10 +11,17 @@ from __future__ import annotations
 import functools
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from laddvakt.peppol import DEFAULT_RULES_DIR, RULE_FILES, PeppolValidator, shared_validator
+from laddvakt.peppol import (
+    DEFAULT_RULES_DIR,
+    OFFICIAL_EXAMPLES,
+    RULE_FILES,
+    PeppolValidator,
+    shared_validator,
+)
 from shared.models.invoice import (
     Contact,
     DocumentType,
@@ -36,18 +43,24 @@ from shared.models.invoice import (
 SESSION_DAY = date(2025, 3, 4)
 
 
-def peppol_validator() -> PeppolValidator:
-    """The process's one validator, or a failed test that says where the rule files should be.
+def rules_dir() -> Path:
+    """../shared/peppol-bis3, or a failed test that says where the rule files should be.
 
     Never a skip: a missing rule set must not turn the e-invoice contract green."""
-    missing = [name for name in RULE_FILES if not (DEFAULT_RULES_DIR / name).is_file()]
+    missing = [name for name in (*RULE_FILES, *OFFICIAL_EXAMPLES) if not (DEFAULT_RULES_DIR / name).is_file()]
     if missing:
         pytest.fail(
-            f"Peppol BIS 3 Schematron rules missing from {DEFAULT_RULES_DIR}: {', '.join(missing)}. "
+            f"Peppol BIS 3 rules or examples missing from {DEFAULT_RULES_DIR}: {', '.join(missing)}. "
             "They are the shared artefacts from OpenPEPPOL/peppol-bis-invoice-3 (release 3.0.19), "
             "expected in ../shared/peppol-bis3 beside the repository.",
             pytrace=False,
         )
+    return DEFAULT_RULES_DIR
+
+
+def peppol_validator() -> PeppolValidator:
+    """The process's one validator (compiling the rules once per test session)."""
+    rules_dir()
     return shared_validator()
 
 

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from laddvakt.peppol import DEFAULT_RULES_DIR, OFFICIAL_EXAMPLES, PeppolValidator, main
+from laddvakt.peppol import OFFICIAL_EXAMPLES, PeppolValidator, main
 from shared.domain.ubl import CUSTOMIZATION_ID, NS_CBC, NS_CREDIT_NOTE, NS_INVOICE, PROFILE_ID, to_ubl
 from shared.models.invoice import InvoiceDocument
-from tests.invoice_documents import credit_note, swedish_invoice, two_rate_invoice
+from tests.invoice_documents import credit_note, rules_dir, swedish_invoice, two_rate_invoice
 
 pytestmark = pytest.mark.contract
 
 
 def official(name: str) -> str:
-    return (DEFAULT_RULES_DIR / name).read_text(encoding="utf-8")
+    return (rules_dir() / name).read_text(encoding="utf-8")
 
 
 def replace_once(text: str, old: str, new: str) -> str:
