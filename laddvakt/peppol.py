@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from laddvakt.schematron import Failure, SchematronRunner
+from laddvakt.schematron import Failure, SchematronRunner, stylesheet_path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_RULES_DIR = REPOSITORY.parent / "shared" / "peppol-bis3"
@@ -102,7 +102,7 @@ def validator_loaded() -> bool:
 
 
 def _cached(schema: Path, cache_dir: Path) -> bool:
-    return any(cache_dir.glob(f"{schema.stem}-*.xsl")) if schema.exists() else False
+    return stylesheet_path(schema, cache_dir).exists()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 SCH = "http://purl.oclc.org/dsdl/schematron"
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
+XS = "http://www.w3.org/2001/XMLSchema"
 # The namespace of this compiler's own helper functions in the generated stylesheet.
 HELPER = "urn:laddvakt:schematron"
 
@@ -76,10 +77,10 @@ def compile_schematron(source: bytes) -> str:
         raise SchematronError(f"queryBinding {binding!r} is not supported (xslt2/xslt3 only)")
     _refuse_unsupported(schema)
     namespaces = _namespaces(schema)
-    patterns = _expand_abstract_patterns([p for p in schema.findall(f"{_S}pattern")])
+    patterns = _expand_abstract_patterns(schema.findall(f"{_S}pattern"))
 
     out = _Writer()
-    declarations = {f"xmlns:{prefix}": uri for prefix, uri in {**namespaces, "xs": _XS}.items()}
+    declarations = {f"xmlns:{prefix}": uri for prefix, uri in {**namespaces, "xs": XS}.items()}
     declarations |= {"xmlns:xsl": XSL, "xmlns:svrl": SVRL, "xmlns:lvs": HELPER}
     out.open("xsl:stylesheet", version="3.0", **declarations, **{"exclude-result-prefixes": "#all"})
     out.empty("xsl:output", method="xml", indent="no", encoding="UTF-8")
@@ -101,9 +102,6 @@ def compile_schematron(source: bytes) -> str:
     return out.text()
 
 
-_XS = "http://www.w3.org/2001/XMLSchema"
-
-
 def _refuse_unsupported(schema: ET.Element) -> None:
     for element in schema.iter():
         if element.tag == f"{_S}include":
@@ -118,7 +116,7 @@ def _namespaces(schema: ET.Element) -> dict[str, str]:
         prefix, uri = ns.get("prefix", ""), ns.get("uri", "")
         if not prefix or not uri:
             raise SchematronError("sch:ns needs both prefix and uri")
-        if prefix in {"xsl", "svrl", "lvs"} or (prefix == "xs" and uri != _XS):
+        if prefix in {"xsl", "svrl", "lvs"} or (prefix == "xs" and uri != XS):
             raise SchematronError(f"sch:ns prefix {prefix!r} clashes with the compiler's own prefixes")
         if found.get(prefix, uri) != uri:
             raise SchematronError(f"sch:ns prefix {prefix!r} is bound twice")
@@ -360,16 +358,19 @@ class _Writer:
 _COMPILER_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
+def stylesheet_path(schema_path: Path, cache_dir: Path) -> Path:
+    """Where the compiled form of this very schema file, by this very compiler, is cached."""
+    key = hashlib.sha256(schema_path.read_bytes()).hexdigest()[:16]
+    return cache_dir / f"{schema_path.stem}-{key}-{_COMPILER_DIGEST}.xsl"
+
+
 def compiled_stylesheet(schema_path: Path, cache_dir: Path) -> Path:
-    """The compiled stylesheet for a schema file, from `cache_dir` when this very file was compiled
-    by this very compiler before (the key is both hashes), else compiled and stored there."""
-    source = schema_path.read_bytes()
-    key = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir / f"{schema_path.stem}-{key}-{_COMPILER_DIGEST}.xsl"
+    """The compiled stylesheet for a schema file: from the cache, else compiled and stored there."""
+    target = stylesheet_path(schema_path, cache_dir)
     if not target.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{time.monotonic_ns()}.tmp")
-        partial.write_text(compile_schematron(source), encoding="utf-8")
+        partial.write_text(compile_schematron(schema_path.read_bytes()), encoding="utf-8")
         partial.replace(target)  # atomic: a parallel run never reads half a stylesheet
     return target
 
