@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -17,6 +18,8 @@ import pytest
 from moto import mock_aws
 
 from laddvakt.local.deploy import LocalDeployment
+from shared.adapters.aws import client as aws_clients
+from shared.adapters.aws import dynamodb_table as aws_tables
 from shared.adapters.registry_table import RegistryTable
 from shared.models.registry import RegistryDocument
 from shared.topology import Names
@@ -113,11 +116,20 @@ def aws(synthesized_template: dict[str, Any]) -> Iterator[AwsWorld]:
     os.environ.update(saved)
 
 
+def _cold_start(module_name: str) -> ModuleType:
+    """Import a handler as a fresh container would: the e2e tests' local stack may have imported
+    it already, with that stack's environment (its bucket names and endpoint)."""
+    loaded = sys.modules.get(module_name)
+    return importlib.reload(loaded) if loaded is not None else importlib.import_module(module_name)
+
+
 @pytest.fixture(scope="session")
 def handlers(aws: AwsWorld) -> dict[str, ModuleType]:
     """The Lambda handler modules, imported once with their environment, as at a cold start."""
+    aws_clients.cache_clear()
+    aws_tables.cache_clear()
     return {
-        name: importlib.import_module(f"functions.{name}.handler")
+        name: _cold_start(f"functions.{name}.handler")
         for name in (
             "ingest",
             "finalize_session",
