@@ -489,6 +489,7 @@ class _InvoicePdf(FPDF):
         self._font(8.5, color=MUTED)
         self.cell(width * 0.5, 5, f"Tariff {session.tariff_id}{version}", align="R")
         self.ln(5.5)
+        self._font(9)  # the table's cells take the current font and colour
         rows = [
             (
                 _PRICE_LABELS[price.dimension],
