@@ -5,17 +5,22 @@ a step after a timeout, and a repeat must give the same result, never a second b
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from shared.adapters.billing_table import BillingTable
 from shared.adapters.invoice_bucket import InvoiceBucket
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
-from shared.domain import invoicing, pricing
+from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable
+from shared.domain.tariff_choice import session_tariff
+from shared.domain.ubl import to_ubl
+from shared.models.billing_documents import InvoiceFile, SessionFacts, invoice_file_json
 from shared.models.invoices_index import InvoiceRecord
+from shared.models.ocpi import OcpiInputError, parse_cdr, to_json
 from shared.models.sessions import (
     ClosedSession,
     CloseRequest,
@@ -106,56 +111,112 @@ class Billing:
         )
 
     def price(self, closed: ClosedSession) -> PricedSession:
+        """Rate the session with the tariff version in force at its start, and seal its CDR."""
+        session = self._sessions.get(closed.session_id)
         site = self._registry.site(closed.site_id)
-        lines = pricing.price_lines(closed, site.tariff)
-        vat = pricing.vat_breakdown(lines)
-        return PricedSession(
-            session=closed,
-            tariff=site.tariff,
+        placement = self._registry.placement(closed.charge_point_id)
+        try:
+            tariff = session_tariff(
+                site,
+                placement.charger if placement else None,
+                closed.fleet_id,
+                closed.started_at,
+                self._registry.tariff_versions,
+            )
+            rated = rating.rate(
+                closed, session.samples, tariff, site, self._registry.operator(), last_updated=closed.ended_at
+            )
+        except (NotPriceable, OcpiInputError) as exc:
+            # Never invoiced blindly: held with the reason, for an operator to decide.
+            self._sessions.mark_held(closed.session_id, f"cannot be priced: {exc}", [])
+            raise NotPriceable(f"session {closed.session_id} cannot be priced: {exc}") from exc
+        zone = ZoneInfo(site.time_zone)
+        totals = rated.totals
+        facts = SessionFacts(
+            session_id=closed.session_id,
+            transaction_id=closed.transaction_id,
+            charge_point_id=closed.charge_point_id,
+            connector_id=closed.connector_id,
+            fleet_id=closed.fleet_id,
+            site_id=site.id,
             site_name=site.name,
+            site_address=site.address,
             time_zone=site.time_zone,
-            currency=site.tariff.currency,
-            lines=lines,
-            vat=vat,
-            totals=pricing.totals(lines, vat),
+            started_at=closed.started_at,
+            ended_at=closed.ended_at,
+            started_at_local=closed.started_at.astimezone(zone),
+            ended_at_local=closed.ended_at.astimezone(zone),
+            energy_kwh=energy_model.kwh(closed.energy_wh),
+            charging_hours=_hours(totals.total_time - totals.total_parking_time),
+            parking_hours=_hours(totals.total_parking_time),
+            id_tag=closed.id_tag,
+            driver_id=closed.driver_id,
+            vehicle_id=closed.vehicle_id,
+            tariff_id=tariff.id,
+            tariff_version=tariff.last_updated,
+            unit_prices=rating.unit_prices(tariff, closed.started_at, site.time_zone),
         )
+        return PricedSession(session=closed, facts=facts, cdr_json=to_json(rated.cdr))
 
     def write_invoice(self, priced: PricedSession) -> InvoiceRef:
+        """Number the invoice, then write its forms and the sealed CDR to the write-once bucket."""
         seller = self._registry.operator()
+        buyer = self._registry.fleet(priced.session.fleet_id)
+        cdr = parse_cdr(priced.cdr_json)
+        lines = rating.lines_of(cdr, priced.facts.time_zone)
         # The claim fixes the number and the issue time, so a retried step writes the same document.
         claim = self._billing_table.claim(
             seller.id, invoicing.invoice_document_key(priced.session.session_id)
         )
-        invoice = invoicing.build_invoice(
-            priced,
-            seller=seller,
-            buyer=self._registry.fleet(priced.session.fleet_id),
-            issued_at=claim.claimed_at,
-            number=claim.number,
+        number = invoicing.invoice_number(seller, claim.number)
+        try:
+            document = invoicing.build_invoice(
+                number=number,
+                issued_at=claim.claimed_at,
+                seller=seller,
+                buyer=buyer,
+                facts=priced.facts,
+                lines=lines,
+                currency=cdr.currency,
+            )
+        except NotPriceable as exc:
+            self._sessions.mark_held(priced.session.session_id, str(exc), [])
+            raise
+        forms = {
+            "json": invoice_file_json(InvoiceFile(document=document, session=priced.facts, cdr=cdr)),
+            "xml": to_ubl(document),
+        }
+        keys = {form: invoicing.document_key(seller.id, priced.facts, number, form) for form in forms}
+        metadata = {"invoice-number": number, "session-id": priced.session.session_id}
+        self._invoices.put(
+            invoicing.cdr_key(seller.id, priced.facts, rating.cdr_id(priced.session.session_id)),
+            priced.cdr_json.encode(),
+            metadata,
         )
-        key = invoicing.invoice_key(invoice)
-        self._invoices.put_invoice(key, invoice)
+        for form, body in forms.items():
+            self._invoices.put(keys[form], body, metadata)
         self._billing_table.record_invoice(
             InvoiceRecord(
-                invoice_number=invoice.invoice_id,
-                fleet_id=invoice.buyer.id,
+                invoice_number=number,
+                fleet_id=buyer.id,
                 seller_id=seller.id,
                 session_id=priced.session.session_id,
-                issue_date=date.fromisoformat(invoice.issue_date),
-                currency=invoice.currency,
-                net=invoice.totals.net,
-                vat=invoice.totals.vat,
-                gross=invoice.totals.gross,
-                keys={"json": key},
+                issue_date=document.issue_date,
+                currency=document.currency,
+                net=document.totals.tax_exclusive_total,
+                vat=document.totals.vat_total,
+                gross=document.totals.tax_inclusive_total,
+                keys=keys,
             )
         )
         return InvoiceRef(
             session_id=priced.session.session_id,
-            invoice_id=invoice.invoice_id,
+            invoice_id=number,
             bucket=self._invoices.name,
-            key=key,
-            gross=invoice.totals.gross,
-            currency=invoice.currency,
+            key=keys["json"],
+            keys=keys,
+            gross=document.totals.tax_inclusive_total,
+            currency=document.currency,
         )
 
     def mark_invoiced(self, ref: InvoiceRef) -> SessionInvoiced:
@@ -163,3 +224,7 @@ class Billing:
         return SessionInvoiced(
             session_id=session.session_id, invoice_id=ref.invoice_id, key=ref.key, status=session.status
         )
+
+
+def _hours(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.0001"))

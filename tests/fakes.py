@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.domain.errors import SessionNotFound, SessionStateConflict, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
+from shared.models.ocpi import Tariff
 from shared.models.registry import (
     ChargerPlacement,
     Fleet,
@@ -23,6 +24,7 @@ from shared.models.sessions import MeterSample, Session, SessionStatus
 class FakeRegistry:
     document: RegistryDocument
     counter: int = 0
+    tariffs: list[Tariff] = field(default_factory=list)
     boots: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     heartbeats: list[tuple[str, datetime]] = field(default_factory=list)
     statuses: list[ConnectorStatusReport] = field(default_factory=list)
@@ -39,6 +41,9 @@ class FakeRegistry:
             if token.id_tag == id_tag:
                 return TokenGrant(**token.model_dump())
         return TokenGrant(id_tag=id_tag, status="Invalid")
+
+    def tariff_versions(self, tariff_id: str) -> list[Tariff]:
+        return [t for t in self.tariffs if t.id == tariff_id]
 
     def site(self, site_id: str) -> Site:
         for site in self.document.sites:

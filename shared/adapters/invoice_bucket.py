@@ -1,12 +1,14 @@
-"""The invoice bucket: invoices as JSON under the key layout of `shared.domain.invoicing`."""
+"""The invoice bucket (write-once, S3 Object Lock): every form of every invoice and credit note,
+and the sealed CDRs, under the key layout of `shared.domain.invoicing`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shared.adapters.aws import aws_errors, client
-from shared.models.sessions import Invoice
+from shared.models.billing_documents import InvoiceFile, read_invoice_file
+
+CONTENT_TYPES = {"json": "application/json", "xml": "application/xml", "pdf": "application/pdf"}
 
 
 class InvoiceBucket:
@@ -14,21 +16,28 @@ class InvoiceBucket:
         self.name = bucket_name
         self._s3 = s3 if s3 is not None else client("s3")
 
-    def put_invoice(self, key: str, invoice: Invoice) -> None:
-        body = invoice.model_dump_json(indent=2).encode()
-        with aws_errors(f"write invoice {key}"):
+    def put(self, key: str, body: bytes, metadata: dict[str, str]) -> None:
+        """Write one form. A retried step writes the same bytes again: a new version of the same
+        document, never a different one (the bucket keeps every version, none can be deleted)."""
+        form = key.rsplit(".", 1)[-1]
+        with aws_errors(f"write {key}"):
             self._s3.put_object(
                 Bucket=self.name,
                 Key=key,
                 Body=body,
-                ContentType="application/json",
-                Metadata={"invoice-id": invoice.invoice_id, "session-id": invoice.session.session_id},
+                ContentType=CONTENT_TYPES.get(form, "application/octet-stream"),
+                Metadata=metadata,
+                # Object Lock needs an integrity checksum on every write.
+                ChecksumAlgorithm="SHA256",
             )
 
-    def get_invoice(self, key: str) -> Invoice:
-        with aws_errors(f"read invoice {key}"):
-            body = self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
-        return Invoice.model_validate(json.loads(body))
+    def get(self, key: str) -> bytes:
+        with aws_errors(f"read {key}"):
+            body: bytes = self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
+        return body
+
+    def get_invoice(self, key: str) -> InvoiceFile:
+        return read_invoice_file(self.get(key))
 
     def download_url(self, key: str, seconds: int) -> str:
         """A presigned GET link: finance downloads the document straight from the bucket."""

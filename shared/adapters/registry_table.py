@@ -16,6 +16,11 @@ things in one query):
 | DRIVER#{id}        | META             | FLEET#{f}    | DRIVER#{id}                     |
 | TOKEN#{idTag}      | META             | FLEET#{f}    | TOKEN#{idTag}                   |
 | COUNTER            | transaction_id   |              |                                 |
+| TARIFF#{id}        | V#{last_updated} |              |                                 |
+
+A tariff is stored once per version (its OCPI `last_updated`), as the exact JSON it was imported
+as; versions are never overwritten, so a session can always be priced with the version it
+started under.
 
 Each charger's live state is its own items, written only by that charger's frames: no item is
 written by every message of a fleet. Records are stored as their model's JSON form, so Decimals
@@ -32,12 +37,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
 from shared.domain.errors import PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
+from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
@@ -104,6 +110,9 @@ class _TtlCache:
         value = load()
         self._items[key] = (now, value)
         return value
+
+    def forget(self, key: str) -> None:
+        self._items.pop(key, None)
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +311,60 @@ class RegistryTable:
                     "at": at.isoformat(),
                 }
             )
+
+    # --- tariffs -------------------------------------------------------------------------------
+
+    def put_tariff(self, tariff: Tariff) -> bool:
+        """Store a tariff version; False when exactly this version was stored already. A different
+        tariff under an existing id and `last_updated` is refused: a change needs a new version."""
+        if tariff.last_updated is None:
+            raise TariffError("last_updated", "required to keep the tariff's versions apart")
+        document = to_json(tariff, indent=0)
+        item = {
+            "pk": f"TARIFF#{tariff.id}",
+            "sk": f"V#{tariff.last_updated.isoformat()}",
+            "kind": "tariff",
+            "document": document,
+        }
+        with aws_errors(f"store tariff {tariff.id}"):
+            try:
+                self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                stored = self._get(item["pk"], item["sk"]) or {}
+                if stored.get("document") == document:
+                    return False
+                raise TariffError(
+                    "last_updated",
+                    f"tariff {tariff.id!r} version {tariff.last_updated.isoformat()} is stored with other "
+                    "content: a changed tariff needs a new last_updated",
+                ) from exc
+        self._cache.forget(f"tariff:{tariff.id}")
+        return True
+
+    def tariff_versions(self, tariff_id: str) -> list[Tariff]:
+        """Every stored version of a tariff, oldest first."""
+
+        def load() -> list[Tariff]:
+            with aws_errors(f"read tariff {tariff_id}"):
+                page = self._table.query(KeyConditionExpression=Key("pk").eq(f"TARIFF#{tariff_id}"))
+            return [parse_tariff(item["document"]) for item in page.get("Items", [])]
+
+        versions: list[Tariff] = self._cache.get(f"tariff:{tariff_id}", load)
+        return versions
+
+    def tariff_ids(self) -> list[str]:
+        """Every stored tariff (a short list: a scan is fine for an operator's command)."""
+        ids: set[str] = set()
+        kwargs: dict[str, Any] = {"FilterExpression": Attr("kind").eq("tariff"), "ProjectionExpression": "pk"}
+        while True:
+            with aws_errors("list tariffs"):
+                page = self._table.scan(**kwargs)
+            ids.update(item["pk"].removeprefix("TARIFF#") for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(ids)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # --- the import ----------------------------------------------------------------------------
 

@@ -130,3 +130,8 @@ def _unit_mismatch(energy_wh: Decimal, samples: list[MeterSample]) -> str | None
             f"{delivered_wh.quantize(Decimal(1))} Wh: are kWh values labelled Wh?"
         )
     return None
+
+
+def kwh(wh: Decimal) -> Decimal:
+    """Wh as kWh to the Wh (what an invoice and a fleet app show)."""
+    return (wh / 1000).quantize(Decimal("0.001"))

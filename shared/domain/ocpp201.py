@@ -11,11 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from shared.domain import pricing
+from shared.domain import invoicing, rating
 from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, joined
-from shared.domain.errors import LateSamples, LateStop, SessionNotFound, SessionStateConflict
+from shared.domain.errors import LateSamples, LateStop, NotPriceable, SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
+from shared.domain.tariff_choice import session_tariff
+from shared.models.ocpi import OcpiInputError
 from shared.models.registry import ChargerPlacement, TokenGrant
 from shared.models.sessions import MeterSample, Session, session_id_for
 
@@ -267,13 +269,27 @@ class CentralSystem201(CentralSystemBase):
             self._sessions.record_late_stop(session_id, stop)
             raise
         self._workflow.close_and_invoice(session_id)
-        return self._total_cost(self._sessions.get(session_id, with_samples=False), placement)
+        return self._total_cost(self._sessions.get(session_id), placement)
 
-    @staticmethod
-    def _total_cost(session: Session, placement: ChargerPlacement) -> Decimal | None:
-        """Priced like the invoice will be, so the station shows what finance will bill."""
-        start = session.meter_start_wh if session.meter_start_wh is not None else session.first_register_wh
-        stop = session.meter_stop_wh if session.meter_stop_wh is not None else session.latest_register_wh
-        if start is None or stop is None:
+    def _total_cost(self, session: Session, placement: ChargerPlacement) -> Decimal | None:
+        """Priced like the invoice will be, by the same function, so the station shows what
+        finance will bill. None when it cannot be priced yet (billing will hold it and say why)."""
+        try:
+            tariff = session_tariff(
+                placement.site,
+                placement.charger,
+                session.fleet_id,
+                session.started_at,
+                self._registry.tariff_versions,
+            )
+            rated = rating.so_far(
+                session,
+                tariff,
+                placement.site,
+                self._registry.operator(),
+                placement.charger.max_power_kw,
+                session.ended_at or self._clock(),
+            )
+        except (NotPriceable, OcpiInputError):
             return None
-        return pricing.gross_for_energy(max(Decimal(0), stop - start), placement.site.tariff)
+        return invoicing.gross_of(rated.totals.lines)

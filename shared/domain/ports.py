@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from shared.models.ocpi import Tariff
 from shared.models.registry import ChargerPlacement, Fleet, Operator, Site, TokenGrant
 from shared.models.sessions import MeterSample, Session
 
@@ -61,6 +62,8 @@ class RegistryPort(Protocol):
     def placement(self, charge_point_id: str) -> ChargerPlacement | None: ...
 
     def token(self, id_tag: str) -> TokenGrant: ...
+
+    def tariff_versions(self, tariff_id: str) -> list[Tariff]: ...
 
     def site(self, site_id: str) -> Site: ...
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.models.invoice import InvoiceDocument
+from shared.models.ocpi import Cdr, json_text, load_json
 from shared.models.registry import Address
 
-INVOICE_FILE_FORMAT = "laddvakt-invoice/1"
+INVOICE_FILE_FORMAT: Literal["laddvakt-invoice/1"] = "laddvakt-invoice/1"
 
 
 class UnitPrice(BaseModel):
@@ -41,6 +42,7 @@ class SessionFacts(BaseModel):
     transaction_id: str
     charge_point_id: str
     connector_id: int
+    fleet_id: str
     site_id: str
     site_name: str
     site_address: Address
@@ -60,6 +62,22 @@ class SessionFacts(BaseModel):
     unit_prices: list[UnitPrice]
 
 
+def invoice_file_json(file: InvoiceFile) -> bytes:
+    """The invoice file's bytes: amounts of the invoice as decimal strings (as the API writes them),
+    the CDR in OCPI's own form (exact JSON numbers). The same file always gives the same bytes."""
+    data = {
+        "format": file.format,
+        "document": file.document.model_dump(mode="json", exclude_none=True),
+        "session": file.session.model_dump(mode="json", exclude_none=True),
+        "cdr": file.cdr.model_dump(mode="python", exclude_none=True),
+    }
+    return (json_text(data) + "\n").encode()
+
+
+def read_invoice_file(data: bytes) -> InvoiceFile:
+    return InvoiceFile.model_validate(load_json(data))
+
+
 class InvoiceFile(BaseModel):
     """The JSON form of an invoice or credit note in the invoice bucket: the machine form."""
 
@@ -68,4 +86,4 @@ class InvoiceFile(BaseModel):
     format: Literal["laddvakt-invoice/1"] = INVOICE_FILE_FORMAT
     document: InvoiceDocument
     session: SessionFacts
-    cdr: dict[str, Any] = Field(description="The sealed OCPI 2.2.1 CDR the lines were priced from")
+    cdr: Cdr = Field(description="The sealed OCPI 2.2.1 CDR the lines were priced from")

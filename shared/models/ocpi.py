@@ -517,6 +517,11 @@ def to_json(model: BaseModel, *, indent: int = 2) -> str:
     return _encode(model.model_dump(mode="python", exclude_none=True), indent, 0)
 
 
+def json_text(value: Any, *, indent: int = 2) -> str:
+    """Plain JSON-ready data (dicts, lists, strings) with Decimals written as exact JSON numbers."""
+    return _encode(value, indent, 0)
+
+
 def _encode(value: Any, indent: int, depth: int) -> str:
     pad, inner = " " * indent * depth, " " * indent * (depth + 1)
     if isinstance(value, Mapping):

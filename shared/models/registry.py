@@ -11,12 +11,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from shared.models.invoice import luhn_valid
+
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
 # OCPP 1.6 idTag is CiString20Type; a 2.0.1 idToken may be up to 36 characters.
 IdTag = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 # A charge point id becomes an MQTT topic level, so no wildcards, slashes or `$`.
 ChargePointId = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._\-]+$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# An OCPI tariff id (CiString(36)).
+TariffId = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9._\-]+$")]
 
 
 class _Record(BaseModel):
@@ -30,6 +34,13 @@ class Address(_Record):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "SE"
 
 
+class PeppolAddress(_Record):
+    """Where a party receives e-invoices: its Peppol participant id (EAS scheme and value)."""
+
+    scheme: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
 class Party(_Record):
     """A legal party on an invoice: the seller (the charge point operator) or a buyer (a fleet)."""
 
@@ -39,6 +50,25 @@ class Party(_Record):
     organisation_number: str = ""
     address: Address = Address()
     email: str = ""
+    # Peppol participant id; a Swedish party with an organisation number defaults to 0007:{number}.
+    peppol: PeppolAddress | None = None
+
+    @field_validator("organisation_number")
+    @classmethod
+    def _swedish_check_digit(cls, value: str) -> str:
+        digits = value.replace("-", "").replace(" ", "")
+        if digits and len(digits) == 10 and digits.isdigit() and not luhn_valid(digits):
+            raise ValueError(f"{value!r}: the check digit is wrong (Swedish organisation numbers use Luhn)")
+        return value
+
+    @property
+    def electronic_address(self) -> PeppolAddress | None:
+        if self.peppol is not None:
+            return self.peppol
+        digits = self.organisation_number.replace("-", "").replace(" ", "")
+        if self.address.country == "SE" and len(digits) == 10:
+            return PeppolAddress(scheme="0007", value=digits)
+        return None
 
 
 class Operator(Party):
@@ -47,14 +77,28 @@ class Operator(Party):
     # The seller's invoice number series: `{series}-{number:07d}`, gapless, invoices and credit
     # notes alike.
     invoice_series: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,8}$")] = "LV"
+    # The operator's OCPI party id (with the address's country code it names the CPO in CDRs).
+    ocpi_party_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3}$")] = "LVK"
+    # How fleets pay: the invoice's due date and payment means.
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
+    bankgiro: Annotated[str, StringConstraints(pattern=r"^$|^[0-9]{3,4}-?[0-9]{4}$")] = ""
+    iban: str = ""
+    bic: str = ""
+    # Swedish sellers approved for F-tax say so on every invoice ("Godkänd för F-skatt").
+    f_skatt: bool = False
+    registered_seat: str = ""
 
 
 class Fleet(Party):
     """A company whose drivers and vehicles charge: the buyer on its sessions' invoices."""
 
+    # "Er referens": how the fleet's accounts payable routes an invoice (Peppol needs one).
+    buyer_reference: str = ""
+
 
 class FlatTariff(_Record):
-    """A site's price: per kWh excluding VAT, plus the VAT rate. Full OCPI tariffs come later."""
+    """The simplest price: per kWh excluding VAT, plus the VAT rate. It is priced as the OCPI
+    tariff with one ENERGY component it stands for (`shared.domain.tariff_choice`)."""
 
     currency: CurrencyCode = "SEK"
     energy_price_per_kwh: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
@@ -67,7 +111,17 @@ class Site(_Record):
     name: str
     time_zone: str = "Europe/Stockholm"
     address: Address = Address()
-    tariff: FlatTariff
+    # Either a flat price per kWh, or an imported OCPI tariff (`laddvakt tariffs import`).
+    tariff: FlatTariff | None = None
+    tariff_id: TariffId | None = None
+    # Per-fleet overrides: the tariff a fleet was promised at this site.
+    fleet_tariff_ids: dict[Identifier, TariffId] = {}
+
+    @model_validator(mode="after")
+    def _priced(self) -> Site:
+        if (self.tariff is None) == (self.tariff_id is None):
+            raise ValueError(f"site {self.id!r} needs exactly one of tariff (flat) or tariff_id (OCPI)")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -87,6 +141,10 @@ class Charger(_Record):
     ocpp_version: Literal["1.6", "2.0.1"] = "1.6"
     vendor: str = ""
     model: str = ""
+    # A charger priced apart from its site (a DC fast charger at an AC depot), and per-fleet
+    # overrides of that.
+    tariff_id: TariffId | None = None
+    fleet_tariff_ids: dict[Identifier, TariffId] = {}
 
 
 class Vehicle(_Record):

@@ -6,13 +6,12 @@ values with decimals arrive too); times are timezone-aware UTC.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.models.registry import FlatTariff, Fleet, Operator
+from shared.models.billing_documents import SessionFacts
 
 
 class SessionStatus(StrEnum):
@@ -155,39 +154,15 @@ class ClosedSession(BaseModel):
     held_reason: str | None = None
 
 
-class InvoiceLine(BaseModel):
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    net_amount: Decimal
-    vat_rate_percent: Decimal
-    vat_amount: Decimal
-
-
-class VatSubtotal(BaseModel):
-    vat_rate_percent: Decimal
-    taxable_amount: Decimal
-    vat_amount: Decimal
-
-
-class Totals(BaseModel):
-    net: Decimal
-    vat: Decimal
-    gross: Decimal
-
-
 class PricedSession(BaseModel):
-    """A closed session with its price, the tariff it was priced with and the site's zone."""
+    """A closed session with its sealed CDR (the tariff version, the charging periods and every
+    total) and the facts its invoice shows. The invoice's lines are priced again from the CDR by
+    the same function, so the invoice can never say anything the CDR does not."""
 
     session: ClosedSession
-    tariff: FlatTariff
-    site_name: str
-    time_zone: str
-    currency: str
-    lines: list[InvoiceLine]
-    vat: list[VatSubtotal]
-    totals: Totals
+    facts: SessionFacts
+    # The OCPI 2.2.1 CDR as its exact JSON text (numbers stay numbers through Step Functions).
+    cdr_json: str
 
 
 class InvoiceRef(BaseModel):
@@ -196,7 +171,8 @@ class InvoiceRef(BaseModel):
     session_id: str
     invoice_id: str
     bucket: str
-    key: str
+    key: str = Field(description="The JSON form's key")
+    keys: dict[str, str] = Field(default_factory=dict, description="Every form's key, by format")
     gross: Decimal
     currency: str
 
@@ -206,38 +182,3 @@ class SessionInvoiced(BaseModel):
     invoice_id: str
     key: str
     status: SessionStatus
-
-
-class InvoiceSessionFacts(BaseModel):
-    session_id: str
-    transaction_id: str
-    charge_point_id: str
-    connector_id: int
-    site_id: str
-    site_name: str
-    time_zone: str
-    id_tag: str
-    driver_id: str | None
-    vehicle_id: str | None
-    started_at: datetime = Field(description="UTC")
-    ended_at: datetime = Field(description="UTC")
-    started_at_local: datetime = Field(description="In the site's time zone")
-    ended_at_local: datetime = Field(description="In the site's time zone")
-    meter_start_wh: Decimal
-    meter_stop_wh: Decimal
-    energy_kwh: Decimal
-
-
-class Invoice(BaseModel):
-    """The invoice document written to S3 as JSON: everything finance needs to book it."""
-
-    invoice_id: str
-    issue_date: str
-    issued_at: AwareDatetime
-    currency: str
-    seller: Operator
-    buyer: Fleet
-    session: InvoiceSessionFacts
-    lines: list[InvoiceLine]
-    vat: list[VatSubtotal]
-    totals: Totals

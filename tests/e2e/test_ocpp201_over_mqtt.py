@@ -77,5 +77,5 @@ def test_a_2_0_1_transaction_over_mqtt_is_invoiced(local_stack, station):
         .get_object(Bucket=local_stack.names["invoice_bucket"], Key=head["invoice_key"])["Body"]
         .read()
     )
-    assert invoice["totals"]["gross"] == "129.38"
+    assert invoice["document"]["totals"]["tax_inclusive_total"] == "129.38"
     assert invoice["session"]["transaction_id"] == "e2e-201-a"

@@ -238,7 +238,7 @@ async def test_a_1_6_session_from_the_ocpp_package_is_invoiced_at_the_site_tarif
     expected = gross(meter_stop - meter_start)
     assert expected == Decimal("101.15")
     invoice = await invoiced(stack, f"{CHARGER_16}:{transaction_id}")
-    assert invoice["totals"]["gross"] == str(expected)
+    assert invoice["document"]["totals"]["tax_inclusive_total"] == str(expected)
     assert invoice["session"]["transaction_id"] == str(transaction_id)
 
 
@@ -373,7 +373,7 @@ async def test_a_2_0_1_transaction_from_the_ocpp_package_is_invoiced_at_the_tota
     assert expected == Decimal("134.70")
     assert Decimal(str(ended.total_cost)) == expected
     invoice = await invoiced(stack, f"{STATION_201}:{transaction}")
-    assert invoice["totals"]["gross"] == str(expected)
+    assert invoice["document"]["totals"]["tax_inclusive_total"] == str(expected)
     assert invoice["session"]["transaction_id"] == transaction
 
 

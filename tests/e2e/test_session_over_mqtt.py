@@ -134,12 +134,16 @@ def test_a_session_over_mqtt_is_recorded_invoiced_and_served(registered, charger
     # 12.345 kWh × 3.15 = 38.89 net; 25 % VAT 9.72; 48.61 in total
     assert re.fullmatch(r"invoices/laddvakt-cpo/2026/11/LV-\d{7}\.json", item["invoice_key"])
     assert invoice["session"]["energy_kwh"] == "12.345"
-    assert (invoice["totals"]["net"], invoice["totals"]["vat"], invoice["totals"]["gross"]) == (
+    assert (
+        invoice["document"]["totals"]["tax_exclusive_total"],
+        invoice["document"]["totals"]["vat_total"],
+        invoice["document"]["totals"]["tax_inclusive_total"],
+    ) == (
         "38.89",
         "9.72",
         "48.61",
     )
-    assert Decimal(invoice["lines"][0]["unit_price"]) == Decimal("3.15")
+    assert Decimal(invoice["document"]["lines"][0]["net_price"]) == Decimal("3.15")
 
     # And the fleet app reads the finished session back
     status_code, detail = get(stack, f"/sessions/{session_id}", token)

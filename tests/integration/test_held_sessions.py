@@ -72,7 +72,7 @@ def test_an_operator_releases_it_with_a_decided_energy_and_it_is_invoiced(
         aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["key"])["Body"].read()
     )
     # 6 kWh × 3.15 SEK = 18.90 + 25 % = 23.63
-    assert invoice["totals"]["gross"] == "23.63"
+    assert invoice["document"]["totals"]["tax_inclusive_total"] == "23.63"
     assert sessions.get(implausible_session).override_reason == "meter replaced 09:10, see site log"
 
 

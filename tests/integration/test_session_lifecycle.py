@@ -109,12 +109,19 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
     invoice = json.loads(
         aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["key"])["Body"].read()
     )
-    assert (invoice["totals"]["net"], invoice["totals"]["vat"], invoice["totals"]["gross"]) == (
+    assert (
+        invoice["document"]["totals"]["tax_exclusive_total"],
+        invoice["document"]["totals"]["vat_total"],
+        invoice["document"]["totals"]["tax_inclusive_total"],
+    ) == (
         "142.26",
         "35.57",
         "177.83",
     )
-    assert invoice["buyer"]["name"] == "Kust Taxi AB" and invoice["seller"]["vat_number"] == "SE559999000101"
+    assert (
+        invoice["document"]["buyer"]["name"] == "Kust Taxi AB"
+        and invoice["document"]["seller"]["vat_id"] == "SE559999000801"
+    )
     assert invoice["session"]["started_at_local"] == "2026-11-23T07:00:00+01:00"
     assert done["status"] == "invoiced"
 
@@ -135,7 +142,7 @@ def test_finance_lists_the_invoice_and_fetches_it_through_a_short_lived_link(han
     listed = json.loads(page["body"])
     (invoice,) = [i for i in listed["invoices"] if i["session_id"] == session_id]
     # Then it is there with its totals, and its number opens a download link for the JSON form
-    assert (invoice["gross"], invoice["currency"], invoice["formats"]) == ("177.83", "SEK", ["json"])
+    assert (invoice["gross"], invoice["currency"], invoice["formats"]) == ("177.83", "SEK", ["json", "xml"])
     one = handlers["fleet_api"].lambda_handler(
         api_event(f"/invoices/{invoice['invoice_number']}", "kusttaxi", groups="finance"), context
     )
