@@ -16,6 +16,7 @@ from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
 from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable
+from shared.domain.invoice_pdf import render_pdf
 from shared.domain.tariff_choice import session_tariff
 from shared.domain.ubl import to_ubl
 from shared.models.billing_documents import InvoiceFile, SessionFacts, invoice_file_json
@@ -185,6 +186,7 @@ class Billing:
         forms = {
             "json": invoice_file_json(InvoiceFile(document=document, session=priced.facts, cdr=cdr)),
             "xml": to_ubl(document),
+            "pdf": render_pdf(document, priced.facts),
         }
         keys = {form: invoicing.document_key(seller.id, priced.facts, number, form) for form in forms}
         metadata = {"invoice-number": number, "session-id": priced.session.session_id}

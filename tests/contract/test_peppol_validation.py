@@ -328,11 +328,11 @@ def test_elements_come_in_the_order_of_the_official_examples(make: Callable[[], 
 # --- what the rules demand of Laddvakt's data ---------------------------------------------------
 
 
-def test_the_example_registrys_organisation_number_fails_the_swedish_check_digit(
+def test_an_organisation_number_with_a_wrong_check_digit_fails_the_swedish_rules(
     peppol_validator: PeppolValidator,
 ) -> None:
-    # Given the operator's organisation number from examples/registry.json (559999-0001), whose
-    # Luhn check digit is wrong, written where the seller's 0007 identifiers go
+    # Given an organisation number whose Luhn check digit is wrong (559999-0001, as the example
+    # registry once had), written where the seller's 0007 identifiers go
     xml = to_ubl(swedish_invoice()).decode().replace("5599990008", "5599990001")
     # Then Peppol's Swedish rules reject it
     assert fatal_ids(peppol_validator, xml) == {"SE-R-013", "PEPPOL-COMMON-R049"}

@@ -14,6 +14,7 @@ import pytest
 
 from shared.adapters.aws import dynamodb_table
 from tests.frames import api_event, call, published, sqs_event
+from tests.invoice_documents import peppol_validator
 
 pytestmark = pytest.mark.integration
 
@@ -124,6 +125,12 @@ def test_stop_closes_prices_and_invoices_the_session(handlers, context, session_
     )
     assert invoice["session"]["started_at_local"] == "2026-11-23T07:00:00+01:00"
     assert done["status"] == "invoiced"
+    # And its e-invoice passes the official EN 16931 and Peppol BIS 3 rules, and its PDF is there
+    xml = aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["keys"]["xml"])["Body"].read()
+    report = peppol_validator().validate(xml)
+    assert report.passed and not report.fatal, report.rule_ids()
+    pdf = aws.client("s3").get_object(Bucket=aws.invoice_bucket, Key=ref["keys"]["pdf"])
+    assert pdf["ContentType"] == "application/pdf" and pdf["Body"].read().startswith(b"%PDF")
 
     # And the API shows the ended session with its energy and invoice; the car is idle again
     response = handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "kusttaxi"), context)
@@ -142,7 +149,11 @@ def test_finance_lists_the_invoice_and_fetches_it_through_a_short_lived_link(han
     listed = json.loads(page["body"])
     (invoice,) = [i for i in listed["invoices"] if i["session_id"] == session_id]
     # Then it is there with its totals, and its number opens a download link for the JSON form
-    assert (invoice["gross"], invoice["currency"], invoice["formats"]) == ("177.83", "SEK", ["json", "xml"])
+    assert (invoice["gross"], invoice["currency"], invoice["formats"]) == (
+        "177.83",
+        "SEK",
+        ["json", "pdf", "xml"],
+    )
     one = handlers["fleet_api"].lambda_handler(
         api_event(f"/invoices/{invoice['invoice_number']}", "kusttaxi", groups="finance"), context
     )
