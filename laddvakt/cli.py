@@ -130,6 +130,59 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tariffs_import(args: argparse.Namespace) -> int:
+    """Store OCPI tariffs: one Tariff object, a list of them, or an OCPI response ({"data": [...]})."""
+    from shared.adapters.registry_table import RegistryTable
+    from shared.models.ocpi import OcpiInputError, load_json, parse_tariff
+
+    try:
+        data = load_json(Path(args.file).read_bytes())
+    except OSError as exc:
+        print(f"laddvakt: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{args.file}: refused, not JSON: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(data, dict) and "data" in data:
+        data = data["data"]
+    documents = data if isinstance(data, list) else [data]
+    tariffs = []
+    for index, document in enumerate(documents):
+        try:
+            tariffs.append(parse_tariff(document))
+        except OcpiInputError as exc:
+            # Nothing is stored unless every tariff in the file is sound.
+            print(f"{args.file}: tariff [{index}] refused, nothing was written:", file=sys.stderr)
+            for where, reason in exc.problems:
+                print(f"  {where}: {reason}", file=sys.stderr)
+            return 2
+    missing = [i for i, t in enumerate(tariffs) if t.last_updated is None]
+    if missing:
+        print(
+            f"{args.file}: tariff {missing} has no last_updated, which keeps its versions apart",
+            file=sys.stderr,
+        )
+        return 2
+    target = resolve(args.stack, Path(args.state_dir))
+    registry = RegistryTable(target.registry_table, table=target.table(target.registry_table))
+    for tariff in tariffs:
+        what = "stored" if registry.put_tariff(tariff) else "already stored"
+        print(f"tariff {tariff.id} version {tariff.last_updated}: {what}")
+    return 0
+
+
+def _tariffs_list(args: argparse.Namespace) -> int:
+    from shared.adapters.registry_table import RegistryTable
+
+    target = resolve(args.stack, Path(args.state_dir))
+    registry = RegistryTable(target.registry_table, table=target.table(target.registry_table))
+    for tariff_id in registry.tariff_ids():
+        versions = registry.tariff_versions(tariff_id)
+        dates = ", ".join(v.last_updated.isoformat() for v in versions if v.last_updated)
+        print(f"{tariff_id}  {versions[-1].currency}  {len(versions)} version(s): {dates}")
+    return 0
+
+
 def _price(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -235,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     replay_cmd.set_defaults(func=_replay)
+
+    tariffs = commands.add_parser("tariffs", help="OCPI 2.2.1 tariffs, stored by version")
+    tariff_commands = tariffs.add_subparsers(dest="tariffs_command", required=True)
+    tariff_import = command(tariff_commands, "import", "store the OCPI tariffs of a JSON file (versioned)")
+    tariff_import.add_argument(
+        "file", help="a Tariff object, a list of them, or an OCPI response {data: [...]}"
+    )
+    tariff_import.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    tariff_import.set_defaults(func=_tariffs_import)
+    tariff_list = command(tariff_commands, "list", "every stored tariff and its versions")
+    tariff_list.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    tariff_list.set_defaults(func=_tariffs_list)
 
     price = command(commands, "price", "price an OCPI 2.2.1 CDR's charging periods with a tariff")
     price.add_argument("--tariff", required=True, help="an OCPI 2.2.1 Tariff object (JSON file)")
