@@ -171,6 +171,42 @@ def _tariffs_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invoices_export(args: argparse.Namespace) -> int:
+    """A month's invoices and credit notes for the books: the CSV and every form, copied locally."""
+    import re
+
+    from shared.adapters.invoice_bucket import InvoiceBucket
+    from shared.adapters.registry_table import RegistryTable
+    from shared.domain.accounting import month_csv
+    from shared.domain.invoicing import INVOICE_PREFIX
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"laddvakt: --month {args.month!r} is not YYYY-MM", file=sys.stderr)
+        return 2
+    target = resolve(args.stack, Path(args.state_dir))
+    seller = (
+        args.seller
+        or RegistryTable(target.registry_table, table=target.table(target.registry_table)).operator().id
+    )
+    bucket = InvoiceBucket(target.invoice_bucket, s3=target.client("s3"))
+    year, month = args.month.split("-")
+    prefix = f"{INVOICE_PREFIX}/{seller}/{year}/{month}/"
+    out = Path(args.out) / args.month
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    keys = bucket.keys(prefix)
+    for key in keys:
+        body = bucket.get(key)
+        (out / key.removeprefix(prefix)).write_bytes(body)
+        if key.endswith(".json"):
+            files.append(bucket.get_invoice(key))
+    (out / "invoices.csv").write_text(month_csv(files), encoding="utf-8")
+    print(
+        f"{len(files)} documents ({len(keys)} files) of {args.month} for seller {seller} in {out}/, with invoices.csv"
+    )
+    return 0
+
+
 def _tariffs_list(args: argparse.Namespace) -> int:
     from shared.adapters.registry_table import RegistryTable
 
@@ -288,6 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     replay_cmd.set_defaults(func=_replay)
+
+    invoices = commands.add_parser("invoices", help="invoices and credit notes, for finance")
+    invoice_commands = invoices.add_subparsers(dest="invoices_command", required=True)
+    export = command(
+        invoice_commands, "export", "a month's documents and their CSV for the books, copied locally"
+    )
+    export.add_argument(
+        "--month", required=True, help="YYYY-MM: sessions that ended that month, in the site's time zone"
+    )
+    export.add_argument("--out", default="out/export", help="folder to write into (default out/export)")
+    export.add_argument("--seller", help="the seller's id (default: the registry's operator)")
+    export.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    export.set_defaults(func=_invoices_export)
 
     tariffs = commands.add_parser("tariffs", help="OCPI 2.2.1 tariffs, stored by version")
     tariff_commands = tariffs.add_subparsers(dest="tariffs_command", required=True)

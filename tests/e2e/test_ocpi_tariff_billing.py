@@ -4,6 +4,7 @@ sessions keep the site's own price."""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from decimal import Decimal
@@ -113,3 +114,34 @@ def test_a_fleets_session_is_billed_by_its_time_of_use_tariff(local_stack, tou_c
     xml = s3.get_object(Bucket=bucket, Key=head["invoice_key"].replace(".json", ".xml"))["Body"].read()
     report = peppol_validator().validate(xml)
     assert report.passed, report.rule_ids()
+
+
+def test_finance_exports_the_month_for_its_books(local_stack, tou_charger, tmp_path):
+    # Given the month's invoices (the session above ended in November, Stockholm time)
+    # When finance exports November
+    assert (
+        main(
+            [
+                "invoices",
+                "export",
+                "--month",
+                "2026-11",
+                "--out",
+                str(tmp_path),
+                "--state-dir",
+                str(local_stack.state_dir),
+            ]
+        )
+        == 0
+    )
+    # Then every document is there in all three forms, and the CSV has a row per document and rate
+    month = tmp_path / "2026-11"
+    rows = list(csv.DictReader((month / "invoices.csv").open(encoding="utf-8")))
+    ours = [r for r in rows if r["charge_point_id"] == CP]
+    assert [(r["vat_rate"], r["taxable_amount"], r["vat_amount"], r["document_total"]) for r in ours] == [
+        ("25", "74.50", "18.63", "93.13")
+    ]
+    number = ours[0]["document_number"]
+    assert {p.suffix for p in month.glob(f"{number}.*")} == {".json", ".xml", ".pdf"}
+    numbers = [r["document_number"] for r in rows]
+    assert numbers == sorted(numbers)
