@@ -94,6 +94,29 @@ def _sessions_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions_correct(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from shared.adapters.billing_workflow import BillingWorkflow
+    from shared.adapters.sessions_table import SessionsTable
+    from shared.operations import correct
+
+    target = resolve(args.stack, Path(args.state_dir))
+    energy = Decimal(args.energy_kwh) * 1000 if args.energy_kwh is not None else None
+    reopened = correct(
+        SessionsTable(target.sessions_table, table=target.table(target.sessions_table)),
+        BillingWorkflow(target.billing_state_machine_arn, sfn=target.client("stepfunctions")),
+        args.session_id,
+        reason=args.reason,
+        energy_wh=energy,
+    )
+    print(
+        f"correcting {reopened.session_id} (correction {reopened.correction_attempt}): its invoice is being "
+        "credited and a new one written"
+    )
+    return 0
+
+
 def _replay(args: argparse.Namespace) -> int:
     from datetime import UTC, date, datetime
 
@@ -301,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--group", action="append", choices=["fleet_manager", "finance", "admin"])
     token.set_defaults(func=_token)
 
-    sessions = commands.add_parser("sessions", help="sessions held for an operator's decision")
+    sessions = commands.add_parser("sessions", help="sessions an operator decides on: held ones, corrections")
     sessions_commands = sessions.add_subparsers(dest="sessions_command", required=True)
     held = command(sessions_commands, "held", "list held sessions with the reason each is held")
     held.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
@@ -314,6 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
     release_cmd.add_argument("--reason", required=True, help="why: kept on the session for finance")
     release_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     release_cmd.set_defaults(func=_sessions_release)
+
+    correct_cmd = command(
+        sessions_commands, "correct", "credit an invoiced session's invoice and invoice it again, corrected"
+    )
+    correct_cmd.add_argument("session_id")
+    correct_cmd.add_argument(
+        "--energy-kwh", help="the energy to bill instead (default: measured, with a late stop)"
+    )
+    correct_cmd.add_argument("--reason", required=True, help="why: written on the credit note")
+    correct_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    correct_cmd.set_defaults(func=_sessions_correct)
 
     replay_cmd = command(commands, "replay", "rebuild sessions from the raw ledger into a new table")
     replay_cmd.add_argument("--from", dest="from_date", required=True, help="first day (UTC), YYYY-MM-DD")

@@ -20,8 +20,9 @@ from shared.domain.invoice_pdf import render_pdf
 from shared.domain.tariff_choice import session_tariff
 from shared.domain.ubl import to_ubl
 from shared.models.billing_documents import InvoiceFile, SessionFacts, invoice_file_json
-from shared.models.invoices_index import InvoiceRecord
+from shared.models.invoices_index import DocumentKind, InvoiceRecord
 from shared.models.ocpi import OcpiInputError, parse_cdr, to_json
+from shared.models.registry import Operator
 from shared.models.sessions import (
     ClosedSession,
     CloseRequest,
@@ -109,6 +110,9 @@ class Billing:
             energy_wh=energy,
             stop_reason=session.stop_reason,
             held_reason=held_reason,
+            attempt=session.correction_attempt,
+            credit_invoice_key=session.credit_invoice_key,
+            correction_reason=session.correction_reason,
         )
 
     def price(self, closed: ClosedSession) -> PricedSession:
@@ -165,9 +169,11 @@ class Billing:
         buyer = self._registry.fleet(priced.session.fleet_id)
         cdr = parse_cdr(priced.cdr_json)
         lines = rating.lines_of(cdr, priced.facts.time_zone)
+        if priced.session.credit_invoice_key is not None:
+            self._credit(priced.session, seller)
         # The claim fixes the number and the issue time, so a retried step writes the same document.
         claim = self._billing_table.claim(
-            seller.id, invoicing.invoice_document_key(priced.session.session_id)
+            seller.id, invoicing.invoice_document_key(priced.session.session_id, priced.session.attempt)
         )
         number = invoicing.invoice_number(seller, claim.number)
         try:
@@ -183,33 +189,8 @@ class Billing:
         except NotPriceable as exc:
             self._sessions.mark_held(priced.session.session_id, str(exc), [])
             raise
-        forms = {
-            "json": invoice_file_json(InvoiceFile(document=document, session=priced.facts, cdr=cdr)),
-            "xml": to_ubl(document),
-            "pdf": render_pdf(document, priced.facts),
-        }
-        keys = {form: invoicing.document_key(seller.id, priced.facts, number, form) for form in forms}
-        metadata = {"invoice-number": number, "session-id": priced.session.session_id}
-        self._invoices.put(
-            invoicing.cdr_key(seller.id, priced.facts, rating.cdr_id(priced.session.session_id)),
-            priced.cdr_json.encode(),
-            metadata,
-        )
-        for form, body in forms.items():
-            self._invoices.put(keys[form], body, metadata)
-        self._billing_table.record_invoice(
-            InvoiceRecord(
-                invoice_number=number,
-                fleet_id=buyer.id,
-                seller_id=seller.id,
-                session_id=priced.session.session_id,
-                issue_date=document.issue_date,
-                currency=document.currency,
-                net=document.totals.tax_exclusive_total,
-                vat=document.totals.vat_total,
-                gross=document.totals.tax_inclusive_total,
-                keys=keys,
-            )
+        keys = self._write_document(
+            seller.id, InvoiceFile(document=document, session=priced.facts, cdr=cdr), "invoice"
         )
         return InvoiceRef(
             session_id=priced.session.session_id,
@@ -220,6 +201,59 @@ class Billing:
             gross=document.totals.tax_inclusive_total,
             currency=document.currency,
         )
+
+    def _credit(self, closed: ClosedSession, seller: Operator) -> None:
+        """Credit the invoice a correction replaces, in full: a credit note that names it, and a
+        credit CDR that names the original CDR. Both are sealed like any document; a retried step
+        writes the same ones again."""
+        if closed.credit_invoice_key is None:
+            return
+        original = self._invoices.get_invoice(closed.credit_invoice_key)
+        claim = self._billing_table.claim(
+            seller.id, invoicing.credit_document_key(closed.session_id, closed.attempt)
+        )
+        number = invoicing.invoice_number(seller, claim.number)
+        note = f"Kreditering av faktura {original.document.number}"
+        if closed.correction_reason:
+            note += f": {closed.correction_reason}"
+        credit_note = original.document.credit_note(
+            number=number,
+            issue_date=claim.claimed_at.astimezone(original.session.started_at_local.tzinfo).date(),
+            note=note[:300],
+        )
+        credit_cdr = rating.credit_cdr(original.cdr, closed.attempt)
+        self._write_document(
+            seller.id,
+            InvoiceFile(document=credit_note, session=original.session, cdr=credit_cdr),
+            "credit_note",
+        )
+
+    def _write_document(self, seller_id: str, file: InvoiceFile, kind: DocumentKind) -> dict[str, str]:
+        """Seal a document's CDR and its three forms in the bucket, and list it for finance."""
+        document, facts = file.document, file.session
+        forms = {"json": invoice_file_json(file), "xml": to_ubl(document), "pdf": render_pdf(document, facts)}
+        keys = {form: invoicing.document_key(seller_id, facts, document.number, form) for form in forms}
+        metadata = {"invoice-number": document.number, "session-id": facts.session_id}
+        cdr_id = str((file.cdr.model_extra or {}).get("id", rating.cdr_id(facts.session_id)))
+        self._invoices.put(invoicing.cdr_key(seller_id, facts, cdr_id), to_json(file.cdr).encode(), metadata)
+        for form, body in forms.items():
+            self._invoices.put(keys[form], body, metadata)
+        self._billing_table.record_invoice(
+            InvoiceRecord(
+                invoice_number=document.number,
+                kind=kind,
+                fleet_id=facts.fleet_id,
+                seller_id=seller_id,
+                session_id=facts.session_id,
+                issue_date=document.issue_date,
+                currency=document.currency,
+                net=document.totals.tax_exclusive_total,
+                vat=document.totals.vat_total,
+                gross=document.totals.tax_inclusive_total,
+                keys=keys,
+            )
+        )
+        return keys
 
     def mark_invoiced(self, ref: InvoiceRef) -> SessionInvoiced:
         session = self._sessions.mark_invoiced(ref.session_id, ref.key)

@@ -14,6 +14,26 @@ def held_sessions(sessions: SessionsTable) -> list[Session]:
     return sorted(sessions.held(), key=lambda s: s.started_at)
 
 
+def correct(
+    sessions: SessionsTable,
+    workflow: BillingWorkflow,
+    session_id: str,
+    *,
+    reason: str,
+    energy_wh: Decimal | None = None,
+) -> Session:
+    """Correct an invoiced session: its invoice is credited in full (a credit note and a credit
+    CDR that refer to the originals), then it is priced and invoiced again, with the late real
+    stop if one came after an inferred end, or at the operator's energy."""
+    if not reason.strip():
+        raise ValueError("a correction needs a reason: it is written on the credit note")
+    if energy_wh is not None and energy_wh < 0:
+        raise ValueError("energy cannot be negative")
+    reopened = sessions.reopen_for_correction(session_id, reason, energy_wh)
+    workflow.close_and_invoice(session_id, f"c{reopened.correction_attempt}")
+    return reopened
+
+
 def release(
     sessions: SessionsTable,
     workflow: BillingWorkflow,

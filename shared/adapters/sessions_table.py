@@ -517,6 +517,54 @@ class SessionsTable:
                 raise
         return item_to_session(result["Attributes"])
 
+    def reopen_for_correction(self, session_id: str, reason: str, energy_wh: Decimal | None) -> Session:
+        """An invoiced session back to billing, to be credited and invoiced again: with a late
+        real stop if one came, and an operator's energy if given. Refused unless invoiced."""
+        session = self.get(session_id, with_samples=False)
+        if session.status is not SessionStatus.INVOICED or session.invoice_key is None:
+            raise SessionStateConflict(f"session {session_id} is {session.status.value}, not invoiced")
+        sets = [
+            "#status = :closing",
+            "correction_attempt = :next",
+            "credit_invoice_key = :invoice",
+            "correction_reason = :reason",
+            "correction_needed = :false",
+        ]
+        values: dict[str, Any] = {
+            ":closing": SessionStatus.CLOSING.value,
+            ":invoiced": SessionStatus.INVOICED.value,
+            ":seen": session.correction_attempt,
+            ":next": session.correction_attempt + 1,
+            ":invoice": session.invoice_key,
+            ":reason": reason,
+            ":false": False,
+        }
+        if session.late_stop_at is not None and session.late_meter_stop_wh is not None:
+            # The real stop replaces the inferred end.
+            sets += ["ended_at = :late_at", "meter_stop_wh = :late_stop", "end_inferred = :false"]
+            values |= {":late_at": utc_text(session.late_stop_at), ":late_stop": session.late_meter_stop_wh}
+        if energy_wh is not None:
+            sets += ["energy_override_wh = :energy", "override_reason = :reason"]
+            values[":energy"] = energy_wh
+        with aws_errors(f"reopen {session_id} for correction"):
+            try:
+                result = self._table.update_item(
+                    Key=head_key(session_id),
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression=(
+                        "#status = :invoiced AND "
+                        "(attribute_not_exists(correction_attempt) OR correction_attempt = :seen)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    raise SessionStateConflict(f"session {session_id} changed meanwhile; try again") from exc
+                raise
+        return item_to_session(result["Attributes"])
+
     def held(self) -> list[Session]:
         """Every held session (rare by design, so a filtered scan is fine for an operator)."""
         items: list[dict[str, Any]] = []

@@ -54,10 +54,15 @@ _NAMES = {
 }
 
 
-def invoice_document_key(session_id: str) -> str:
-    """What a session's invoice is called in the number series: one invoice per session, so a
-    retried step asks for the same document and gets the same number."""
-    return f"invoice:{session_id}"
+def invoice_document_key(session_id: str, attempt: int = 0) -> str:
+    """What a session's invoice is called in the number series: one invoice per session (and per
+    correction of it), so a retried step asks for the same document and gets the same number."""
+    return f"invoice:{session_id}" + (f":c{attempt}" if attempt else "")
+
+
+def credit_document_key(session_id: str, attempt: int) -> str:
+    """The credit note of correction `attempt`, which credits the invoice before it."""
+    return f"credit:{session_id}:c{attempt}"
 
 
 def invoice_number(seller: Operator, number: int) -> str:

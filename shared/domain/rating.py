@@ -138,9 +138,29 @@ def unit_prices(tariff: Tariff, started_at: datetime, time_zone: str) -> list[Un
     return prices
 
 
-def cdr_id(session_id: str) -> str:
-    """OCPI CDR ids are CiString(39): the session id with only letters, digits and dashes."""
-    return _CDR_ID_UNSAFE.sub("-", session_id)[:39]
+def cdr_id(session_id: str, attempt: int = 0) -> str:
+    """OCPI CDR ids are CiString(39): the session id with only letters, digits and dashes (and
+    which correction it is)."""
+    suffix = f"-C{attempt}" if attempt else ""
+    return _CDR_ID_UNSAFE.sub("-", session_id)[: 39 - len(suffix)] + suffix
+
+
+def credit_cdr(original: Cdr, attempt: int) -> Cdr:
+    """The credit CDR that cancels `original` (OCPI: `credit` true, `credit_reference_id` the
+    original's id, every cost negative); the periods stay as they were measured."""
+    extra = dict(original.model_extra or {})
+    original_id = str(extra.get("id", "cdr"))
+    suffix = f"-CR{attempt}"
+    fields: dict[str, Any] = original.model_dump(mode="python", exclude_none=True)
+    fields.update(id=original_id[: 39 - len(suffix)] + suffix, credit=True, credit_reference_id=original_id)
+    for name in ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost",
+                 "total_parking_cost", "total_reservation_cost"):  # fmt: skip
+        price = getattr(original, name)
+        if price is not None:
+            fields[name] = Price(
+                excl_vat=-price.excl_vat, incl_vat=-price.incl_vat if price.incl_vat is not None else None
+            )
+    return Cdr.model_validate(fields)
 
 
 def _cdr(
@@ -155,7 +175,7 @@ def _cdr(
     fields: dict[str, Any] = {
         "country_code": seller.address.country,
         "party_id": seller.ocpi_party_id,
-        "id": cdr_id(closed.session_id),
+        "id": cdr_id(closed.session_id, closed.attempt),
         "start_date_time": closed.started_at,
         "end_date_time": closed.ended_at,
         "session_id": closed.session_id,

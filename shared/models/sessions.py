@@ -103,6 +103,9 @@ class Session(BaseModel):
     correction_reason: str | None = None
     late_stop_at: AwareDatetime | None = None
     late_meter_stop_wh: Decimal | None = None
+    # A correction of an invoiced session: the how-manieth, and the invoice it credits.
+    correction_attempt: int = 0
+    credit_invoice_key: str | None = None
 
     @property
     def energy_so_far_wh(self) -> Decimal:
@@ -152,6 +155,10 @@ class ClosedSession(BaseModel):
     stop_reason: str | None = None
     # Set when the energy is not trusted: the workflow stops here and the session waits, held.
     held_reason: str | None = None
+    # A correction (0: the first invoice): the invoice it credits first, and why.
+    attempt: int = 0
+    credit_invoice_key: str | None = None
+    correction_reason: str | None = None
 
 
 class PricedSession(BaseModel):

@@ -18,13 +18,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def fleet(aws) -> str:
-    """A fleet with twelve invoices, one a day from 1 October."""
+    """A fleet with twelve invoices, one a day from 1 October (a series of their own, FT-)."""
     fleet_id = f"fin-{uuid.uuid4().hex[:8]}"
     table = BillingTable(aws.billing_table)
     for day in range(12):
         table.record_invoice(
             InvoiceRecord(
-                invoice_number=f"LV-{day + 1:07d}",
+                invoice_number=f"FT-{day + 1:07d}",
                 fleet_id=fleet_id,
                 seller_id="laddvakt-cpo",
                 session_id=f"LV-X:{day}",
@@ -33,7 +33,7 @@ def fleet(aws) -> str:
                 net=Decimal("10.00"),
                 vat=Decimal("2.50"),
                 gross=Decimal("12.50"),
-                keys={"json": f"invoices/laddvakt-cpo/2026/10/LV-{day + 1:07d}.json"},
+                keys={"json": f"invoices/laddvakt-cpo/2026/10/FT-{day + 1:07d}.json"},
             )
         )
     return fleet_id
@@ -59,7 +59,7 @@ def test_pages_follow_one_another_to_the_last_invoice(handlers, context, fleet):
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    assert seen == [f"LV-{n:07d}" for n in range(1, 13)]
+    assert seen == [f"FT-{n:07d}" for n in range(1, 13)]
 
 
 def test_issue_dates_filter_both_ends_inclusive(handlers, context, fleet):
@@ -88,5 +88,5 @@ def test_another_fleet_sees_none_of_them(handlers, context, fleet):
         handlers, context, "/invoices", "nordvind", issued_from="2026-10-01", issued_to="2026-10-12"
     )
     assert status == 200 and all(i["session_id"].startswith("LV-X:") is False for i in page["invoices"])
-    status, _ = get(handlers, context, "/invoices/LV-0000001", "nordvind")
+    status, _ = get(handlers, context, "/invoices/FT-0000001", "nordvind")
     assert status == 404
