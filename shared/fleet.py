@@ -12,7 +12,9 @@ from decimal import Decimal
 from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
-from shared.domain.errors import SessionNotFound
+from shared.domain import invoicing, rating
+from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
+from shared.domain.tariff_choice import session_tariff
 from shared.models.api import (
     ChargerList,
     ChargerView,
@@ -23,6 +25,7 @@ from shared.models.api import (
     StateCounts,
     VehicleStatus,
 )
+from shared.models.ocpi import OcpiInputError
 from shared.models.registry import Charger
 from shared.models.sessions import Session
 from shared.settings import FleetApiSettings
@@ -144,6 +147,33 @@ class FleetQueries:
             since=session.started_at,
         )
 
+    def _cost_so_far(self, session: Session) -> tuple[Decimal | None, str | None]:
+        """What the session costs up to its latest reading (its end, once ended), VAT included,
+        priced by the function that will price its invoice. None when it cannot be priced yet."""
+        if session.ended_at is None and session.latest_sample_at is None:
+            return None, None
+        try:
+            site = self._registry.site(session.site_id)
+            placement = self._registry.placement(session.charge_point_id)
+            tariff = session_tariff(
+                site,
+                placement.charger if placement else None,
+                session.fleet_id,
+                session.started_at,
+                self._registry.tariff_versions,
+            )
+            rated = rating.so_far(
+                session,
+                tariff,
+                site,
+                self._registry.operator(),
+                placement.charger.max_power_kw if placement else Decimal(1000),
+                session.ended_at or session.latest_sample_at or session.started_at,
+            )
+        except (NotPriceable, OcpiInputError, PartyNotFound):
+            return None, None
+        return invoicing.gross_of(rated.totals.lines), tariff.currency
+
     def chargers(self, fleet_id: str) -> ChargerList:
         return ChargerList(
             fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id))
@@ -163,7 +193,10 @@ class FleetQueries:
                 session.meter_stop_wh,
             )
         )
+        cost, currency = self._cost_so_far(session)
         return SessionDetail(
+            cost_so_far=cost,
+            currency=currency,
             session_id=session.session_id,
             transaction_id=session.transaction_id,
             status=session.status.value,

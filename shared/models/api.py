@@ -88,6 +88,12 @@ class SessionDetail(BaseModel):
     started_at: datetime
     ended_at: datetime | None
     energy_kwh: Decimal = Field(description="Delivered so far, or in total once ended")
+    cost_so_far: Decimal | None = Field(
+        default=None,
+        description="VAT included, up to the latest reading (the whole session once ended), priced by the "
+        "same function as the invoice; absent when it cannot be priced yet",
+    )
+    currency: str | None = None
     power_kw: Decimal | None
     soc_percent: Decimal | None
     stop_reason: str | None
