@@ -69,6 +69,7 @@ class DemoResult:
     fleet_status: dict[str, dict[str, Any]]
     rejected_frames: int
     out_dir: Path
+    peppol: str
 
 
 def _expected_gross(energy_wh: int, price: Decimal, vat_percent: Decimal) -> Decimal:
@@ -240,7 +241,22 @@ def collect(stack: Any, document: RegistryDocument, played: list[PlayedSession],
         for fleet in document.fleets
     }
     rejected = len(_scan(stack.table(stack.names["rejected_frames_table"]), "charge_point_id"))
-    return DemoResult(played, invoices, mismatches, status, rejected, invoices_dir)
+    peppol = _peppol_check(sorted(invoices_dir.rglob("*.xml")))
+    return DemoResult(played, invoices, mismatches, status, rejected, invoices_dir, peppol)
+
+
+def _peppol_check(files: list[Path]) -> str:
+    """Every e-invoice against the official EN 16931 and Peppol BIS 3 rules, as an access point would."""
+    from laddvakt.peppol import PeppolValidator, RulesMissing
+
+    try:
+        validator = PeppolValidator()
+    except RulesMissing as exc:
+        return f"not checked: {exc}"
+    failed = [f.name for f in files if not validator.validate(f.read_bytes()).passed]
+    if failed:
+        return f"{len(failed)} of {len(files)} FAIL: {', '.join(failed[:5])} (python -m laddvakt.peppol FILE)"
+    return f"all {len(files)} pass"
 
 
 def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float) -> None:
@@ -275,6 +291,7 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
     for line in result.mismatches:
         print(f"  ✗ {line}")
     refused = [p for p in result.played if not p.accepted]
+    print(f"E-invoices checked against the official EN 16931 and Peppol BIS 3 rules: {result.peppol}")
     print(f"Refused cards (never billed): {', '.join(sorted({p.plan.id_tag for p in refused})) or 'none'}")
     print(
         f"Bad frames answered with a CallError and kept for inspection: {result.rejected_frames} "
@@ -296,7 +313,7 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
                 )
     print()
     print(
-        f"Invoices (JSON, Peppol UBL XML) copied to {result.out_dir}/ — e.g. "
+        f"Invoices (JSON, PDF, Peppol UBL XML) copied to {result.out_dir}/ — e.g. "
         f"{next(iter(sorted(result.out_dir.rglob('*.json'))), '(none)')}"
     )
     print(f"Done in {elapsed:.0f} s.")
@@ -320,4 +337,4 @@ def run_demo(args: argparse.Namespace) -> int:
         wait_until_invoiced(stack, played)
         result = collect(stack, document, played, Path(args.out))
     print_summary(result, document, time.monotonic() - started)
-    return 1 if result.mismatches else 0
+    return 1 if result.mismatches or "FAIL" in result.peppol else 0
