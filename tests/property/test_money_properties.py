@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shared.domain import invoicing, rating
 from shared.domain.meter import read_meter_values
 from shared.domain.tariff_choice import flat_as_ocpi
+from shared.models.invoice import round_money
 from shared.models.registry import FlatTariff, Operator, Site
 from shared.models.sessions import ClosedSession
 
@@ -50,7 +51,7 @@ def gross(energy_wh: int, tariff: FlatTariff) -> tuple[Decimal, Decimal, Decimal
     rated = rating.rate(session, [], flat_as_ocpi(site, tariff), site, SELLER, last_updated=session.ended_at)
     lines = rating.lines_of(rated.cdr, site.time_zone)
     total = invoicing.gross_of(lines)
-    net = sum((line.excl_vat for line in lines), Decimal(0)).quantize(Decimal("0.01"))
+    net = sum((round_money(line.excl_vat) for line in lines), Decimal(0))  # each line to öre, half up
     return net, total - net, total
 
 
