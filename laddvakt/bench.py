@@ -21,8 +21,12 @@ clients, frame bytes and discipline, answered by a client that republishes each 
 Every frame must be answered with a CallResult and each session's latest register must be the
 last one sent, or the bench exits non-zero.
 
+Pricing: sessions priced per second, a 10-period time-of-use session (night and day energy,
+charging time, parking) through the one pricing function and the invoice's rounding, next to the
+plainest pricing of the same periods (energy × one price in Decimal).
+
 Absolute numbers depend on the machine; the ratios and the request counts are what to compare
-between commits. Results go to `build/bench/results.json`; `--only ingest|e2e` runs one. Each
+between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing` runs one. Each
 benchmark runs in a fresh interpreter: both import the ingest handler, which builds its clients
 at import (its cold start), once against moto in-process and once against moto's server.
 """
@@ -732,7 +736,85 @@ def bench_end_to_end(
 
 # --- running them ---------------------------------------------------------------------------
 
-BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {"ingest": bench_ingest, "e2e": bench_end_to_end}
+# --- pricing: the one pricing function on a time-of-use session --------------------------------
+
+PRICING_SESSIONS = 2000
+PRICING_TARIFF = """{"id": "tou", "currency": "SEK", "last_updated": "2026-01-01T00:00:00Z",
+  "elements": [
+    {"price_components": [{"type": "FLAT", "price": 5.00, "vat": 25, "step_size": 1}]},
+    {"price_components": [{"type": "ENERGY", "price": 1.50, "vat": 25, "step_size": 1}],
+     "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+    {"price_components": [{"type": "ENERGY", "price": 3.45, "vat": 25, "step_size": 1}],
+     "restrictions": {"day_of_week": ["SATURDAY", "SUNDAY"]}},
+    {"price_components": [{"type": "ENERGY", "price": 2.80, "vat": 25, "step_size": 1},
+                          {"type": "TIME", "price": 6.00, "vat": 25, "step_size": 60}]},
+    {"price_components": [{"type": "PARKING_TIME", "price": 30.00, "vat": 25, "step_size": 60}]}
+  ]}"""
+
+
+def bench_pricing() -> dict[str, Any]:
+    """Sessions priced per second: a 10-period time-of-use session (night and day energy, charging
+    time, parking) through the one pricing function and on to the invoice's gross, next to the
+    plainest pricing of the same periods (energy × one price, in Decimal) as the baseline."""
+    from zoneinfo import ZoneInfo
+
+    from shared.domain.invoicing import gross_of
+    from shared.domain.tariffs import price_periods
+    from shared.models.ocpi import CdrDimension, CdrDimensionType, ChargingPeriod, parse_tariff
+
+    tariff = parse_tariff(PRICING_TARIFF)
+    zone = ZoneInfo("Europe/Stockholm")
+    start = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 20:00 local: across the 22:00 window
+    periods = []
+    for index in range(10):
+        charging = index < 8
+        dims = [
+            CdrDimension(type=CdrDimensionType.ENERGY, volume=Decimal("1.375") if charging else Decimal(0))
+        ]
+        dims.append(
+            CdrDimension(
+                type=CdrDimensionType.TIME if charging else CdrDimensionType.PARKING_TIME,
+                volume=Decimal("0.25"),
+            )
+        )
+        periods.append(ChargingPeriod(start_date_time=start + timedelta(minutes=15 * index), dimensions=dims))
+    end = start + timedelta(minutes=150)
+
+    def price_one() -> Decimal:
+        totals = price_periods(tariff, periods, zone, session_start=start, session_end=end)
+        return gross_of(totals.lines)
+
+    def plain_one() -> Decimal:
+        energy = sum((p.volume(CdrDimensionType.ENERGY) or Decimal(0) for p in periods), Decimal(0))
+        return (energy * Decimal("2.80") * Decimal("1.25")).quantize(Decimal("0.01"))
+
+    gross = price_one()
+    rates, plain_rates = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for _ in range(PRICING_SESSIONS):
+            price_one()
+        rates.append(PRICING_SESSIONS / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(PRICING_SESSIONS):
+            plain_one()
+        plain_rates.append(PRICING_SESSIONS / (time.perf_counter() - started))
+    return {
+        "benchmark": "pricing: a 10-period time-of-use session through price_periods and the invoice's rounding",
+        "sessions": PRICING_SESSIONS,
+        "gross_sek": str(gross),
+        "sessions_per_s": round(max(rates), 1),
+        "baseline_plain_decimal_per_s": round(max(plain_rates), 1),
+        "ratio": round(max(rates) / max(plain_rates), 4),
+        "ms_per_session": round(1000 / max(rates), 3),
+    }
+
+
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "ingest": bench_ingest,
+    "e2e": bench_end_to_end,
+    "pricing": bench_pricing,
+}
 # A backstop for a hang, not a budget: on 2 busy cores the ingest benchmark alone took 10 minutes.
 ISOLATED_TIMEOUT = 1800.0
 
@@ -750,6 +832,11 @@ def run_isolated(benchmark: Callable[..., dict[str, Any]], **options: Any) -> di
 
 
 def _summary(name: str, result: dict[str, Any]) -> str:
+    if name == "pricing":
+        return (
+            f"pricing: {result['sessions_per_s']} ten-period TOU sessions/s ({result['ms_per_session']} ms each) "
+            f"vs energy × one price in plain Decimal {result['baseline_plain_decimal_per_s']}/s → ratio {result['ratio']}"
+        )
     if name == "ingest":
         return (
             f"ingest: {result['handler_frames_per_s']} frames/s vs plain put_item {result['baseline_put_item_per_s']}/s "
