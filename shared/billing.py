@@ -17,7 +17,7 @@ from shared.domain import energy as energy_model
 from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable
 from shared.domain.invoice_pdf import render_pdf
-from shared.domain.tariff_choice import session_tariff
+from shared.domain.tariff_choice import tariff_of
 from shared.domain.ubl import to_ubl
 from shared.models.billing_documents import InvoiceFile, SessionFacts, invoice_file_json
 from shared.models.invoices_index import DocumentKind, InvoiceRecord
@@ -66,6 +66,7 @@ class Billing:
         session = self._sessions.get(request.session_id)
         if session.ended_at is None:
             raise NotPriceable(f"session {session.session_id} has not ended")
+        ended_at = session.ended_at
         held_reason: str | None = None
         # Every register reading in time order: the start's, the samples' and the stop's (a 2.0.1
         # transaction may start or end without one of its own).
@@ -93,41 +94,14 @@ class Billing:
                 )
         if held_reason is None and session.status is not SessionStatus.INVOICED:
             session = self._sessions.mark_closing(session.session_id, energy)
-        return ClosedSession(
-            session_id=session.session_id,
-            transaction_id=session.transaction_id,
-            charge_point_id=session.charge_point_id,
-            connector_id=session.connector_id,
-            id_tag=session.id_tag,
-            fleet_id=session.fleet_id,
-            site_id=session.site_id,
-            driver_id=session.driver_id,
-            vehicle_id=session.vehicle_id,
-            started_at=session.started_at,
-            ended_at=session.ended_at,
-            meter_start_wh=readings[0].register_wh if readings else Decimal(0),
-            meter_stop_wh=readings[-1].register_wh if readings else Decimal(0),
-            energy_wh=energy,
-            stop_reason=session.stop_reason,
-            held_reason=held_reason,
-            attempt=session.correction_attempt,
-            credit_invoice_key=session.credit_invoice_key,
-            correction_reason=session.correction_reason,
-        )
+        return rating.closed_from(session, readings, energy, ended_at, held_reason)
 
     def price(self, closed: ClosedSession) -> PricedSession:
         """Rate the session with the tariff version in force at its start, and seal its CDR."""
         session = self._sessions.get(closed.session_id)
         site = self._registry.site(closed.site_id)
-        placement = self._registry.placement(closed.charge_point_id)
         try:
-            tariff = session_tariff(
-                site,
-                placement.charger if placement else None,
-                closed.fleet_id,
-                closed.started_at,
-                self._registry.tariff_versions,
-            )
+            tariff = tariff_of(self._registry, closed)
             rated = rating.rate(
                 closed, session.samples, tariff, site, self._registry.operator(), last_updated=closed.ended_at
             )

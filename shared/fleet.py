@@ -14,7 +14,7 @@ from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
 from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
-from shared.domain.tariff_choice import session_tariff
+from shared.domain.tariff_choice import tariff_of
 from shared.models.api import (
     ChargerList,
     ChargerView,
@@ -155,13 +155,7 @@ class FleetQueries:
         try:
             site = self._registry.site(session.site_id)
             placement = self._registry.placement(session.charge_point_id)
-            tariff = session_tariff(
-                site,
-                placement.charger if placement else None,
-                session.fleet_id,
-                session.started_at,
-                self._registry.tariff_versions,
-            )
+            tariff = tariff_of(self._registry, session)
             rated = rating.so_far(
                 session,
                 tariff,

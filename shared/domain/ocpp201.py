@@ -16,7 +16,7 @@ from shared.domain.central import CentralSystemBase, Handler, Outcome, iso, join
 from shared.domain.errors import LateSamples, LateStop, NotPriceable, SessionNotFound, SessionStateConflict
 from shared.domain.meter import parse_iso, read_meter_values
 from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
-from shared.domain.tariff_choice import session_tariff
+from shared.domain.tariff_choice import tariff_of
 from shared.models.ocpi import OcpiInputError
 from shared.models.registry import ChargerPlacement, TokenGrant
 from shared.models.sessions import MeterSample, Session, session_id_for
@@ -275,13 +275,7 @@ class CentralSystem201(CentralSystemBase):
         """Priced like the invoice will be, by the same function, so the station shows what
         finance will bill. None when it cannot be priced yet (billing will hold it and say why)."""
         try:
-            tariff = session_tariff(
-                placement.site,
-                placement.charger,
-                session.fleet_id,
-                session.started_at,
-                self._registry.tariff_versions,
-            )
+            tariff = tariff_of(self._registry, session)
             rated = rating.so_far(
                 session,
                 tariff,

@@ -256,7 +256,21 @@ def so_far(
         session.started_at, session.meter_start_wh, session.samples, ended_at, session.meter_stop_wh
     )
     verdict = energy.session_energy(readings, max_power_kw, session.samples)
-    closed = ClosedSession(
+    measured = session.energy_override_wh if session.energy_override_wh is not None else verdict.energy_wh
+    closed = closed_from(session, readings, measured, max(ended_at, session.started_at))
+    return rate(closed, session.samples, tariff, site, seller, last_updated=closed.ended_at)
+
+
+def closed_from(
+    session: Session,
+    readings: list[energy.Reading],
+    energy_wh: Decimal,
+    ended_at: datetime,
+    held_reason: str | None = None,
+) -> ClosedSession:
+    """The facts of a session as billing fixes them: its register readings' first and last, the
+    energy decided, and (for a correction) the invoice it credits."""
+    return ClosedSession(
         session_id=session.session_id,
         transaction_id=session.transaction_id,
         charge_point_id=session.charge_point_id,
@@ -264,10 +278,16 @@ def so_far(
         id_tag=session.id_tag,
         fleet_id=session.fleet_id,
         site_id=session.site_id,
+        driver_id=session.driver_id,
+        vehicle_id=session.vehicle_id,
         started_at=session.started_at,
-        ended_at=max(ended_at, session.started_at),
+        ended_at=ended_at,
         meter_start_wh=readings[0].register_wh if readings else Decimal(0),
         meter_stop_wh=readings[-1].register_wh if readings else Decimal(0),
-        energy_wh=session.energy_override_wh if session.energy_override_wh is not None else verdict.energy_wh,
+        energy_wh=energy_wh,
+        stop_reason=session.stop_reason,
+        held_reason=held_reason,
+        attempt=session.correction_attempt,
+        credit_invoice_key=session.credit_invoice_key,
+        correction_reason=session.correction_reason,
     )
-    return rate(closed, session.samples, tariff, site, seller, last_updated=closed.ended_at)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from shared.domain.errors import NotPriceable
 from shared.models.ocpi import PriceComponent, Tariff, TariffDimensionType, TariffElement
-from shared.models.registry import Charger, FlatTariff, Site
+from shared.models.registry import Charger, ChargerPlacement, FlatTariff, Site
+from shared.models.sessions import ClosedSession, Session
 
 FLAT_PREFIX = "flat-"
 
@@ -35,6 +37,28 @@ def tariff_id_for(site: Site, charger: Charger | None, fleet_id: str) -> str | N
         if candidate:
             return candidate
     return None
+
+
+class TariffSource(Protocol):
+    """What choosing a session's tariff reads from the registry."""
+
+    def site(self, site_id: str) -> Site: ...
+
+    def placement(self, charge_point_id: str) -> ChargerPlacement | None: ...
+
+    def tariff_versions(self, tariff_id: str) -> list[Tariff]: ...
+
+
+def tariff_of(registry: TariffSource, session: Session | ClosedSession) -> Tariff:
+    """The tariff version that prices this session, from the registry."""
+    placement = registry.placement(session.charge_point_id)
+    return session_tariff(
+        registry.site(session.site_id),
+        placement.charger if placement else None,
+        session.fleet_id,
+        session.started_at,
+        registry.tariff_versions,
+    )
 
 
 def session_tariff(
