@@ -217,6 +217,7 @@ class LocalStack:
             "registry_table": names.registry_table,
             "sessions_table": names.sessions_table,
             "rejected_frames_table": names.rejected_frames_table,
+            "billing_table": names.billing_table,
             "invoice_bucket": invoice_bucket,
             "ingest_queue": next(
                 u for u in self.resources.queues.values() if u.endswith("/" + names.ingest_queue)

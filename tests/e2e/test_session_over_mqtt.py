@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from ocpp.v16 import call
 
 from laddvakt.cli import main
@@ -302,3 +303,53 @@ def test_every_frame_in_and_out_is_archived_as_received_by_day_and_charger(regis
         for o in s3.list_objects_v2(Bucket=stack.names["ledger_bucket"], Prefix="frames/")["Contents"]
     ]
     assert any(key.startswith("frames/date=") and f"/charger={CP}/" in key for key in keys)
+
+
+def test_a_late_real_stop_is_corrected_by_an_operator_with_a_credit_note_and_a_new_invoice(registered):
+    stack = registered
+    charger = SimulatedCharger("LV-STHLM-04", stack.mqtt_host, stack.mqtt_port)
+    sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
+
+    def head() -> dict[str, Any]:
+        return sessions.get_item(Key={"session_id": session_id, "sk": "SESSION"})["Item"]
+
+    try:
+        # Given a session that went silent after 10 kWh and was billed at its inferred end
+        started = charger.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="RFID0010", meter_start=40_000, timestamp="2026-11-21T08:00:00Z"
+            )
+        )
+        tx = started["transactionId"]
+        session_id = f"LV-STHLM-04:{tx}"
+        charger.call(
+            call.MeterValues(connector_id=1, transaction_id=tx,
+                             meter_value=[{"timestamp": "2026-11-21T09:00:00Z", "sampled_value": [{"value": "50000"}]}])
+        )  # fmt: skip
+        (schedule,) = stack.resources.schedules
+        stack.scheduler.fire(schedule)
+        first = wait_for(lambda: head()["status"] == "invoiced" and head(), what="the inferred end invoiced")
+        # When the real stop arrives (16 kWh in all) and the operator corrects the session
+        charger.call(
+            call.StopTransaction(meter_stop=56_000, timestamp="2026-11-21T09:30:00Z", transaction_id=tx)
+        )
+    finally:
+        charger.close()
+    assert head()["correction_needed"] is True
+    state = ["--state-dir", str(stack.state_dir)]
+    assert main(["sessions", "correct", session_id, "--reason", "the real stop came late", *state]) == 0
+    second = wait_for(
+        lambda: (h := head())["status"] == "invoiced" and h["invoice_key"] != first["invoice_key"] and h,
+        what="the corrected invoice",
+    )
+    # Then a credit note names the first invoice, and the new invoice bills 16 kWh at 2.80 + 25 %
+    s3, bucket = stack.client("s3"), stack.names["invoice_bucket"]
+    new = json.loads(s3.get_object(Bucket=bucket, Key=second["invoice_key"])["Body"].read())
+    old = json.loads(s3.get_object(Bucket=bucket, Key=first["invoice_key"])["Body"].read())
+    assert new["document"]["totals"]["payable"] == "56.00" and old["document"]["totals"]["payable"] == "35.00"
+    billing = stack.boto3_resource("dynamodb").Table(stack.names["billing_table"])
+    records = billing.query(KeyConditionExpression=Key("pk").eq("FLEET#nordvind"))["Items"]
+    (credit,) = [r for r in records if r["session_id"] == session_id and r["kind"] == "credit_note"]
+    note = json.loads(s3.get_object(Bucket=bucket, Key=credit["keys"]["json"])["Body"].read())
+    assert note["document"]["type_code"] == "381"
+    assert note["document"]["preceding_invoice"]["number"] == old["document"]["number"]
