@@ -79,3 +79,40 @@ def test_a_2_0_1_transaction_over_mqtt_is_invoiced(local_stack, station):
     )
     assert invoice["document"]["totals"]["tax_inclusive_total"] == "129.38"
     assert invoice["session"]["transaction_id"] == "e2e-201-a"
+
+
+def test_a_station_back_online_replays_its_queue_out_of_order_and_the_session_is_whole(local_stack, station):
+    # Given a station that was offline: its queued events reach Laddvakt Ended first, then Updated,
+    # then Started (delivery order is not promised), each marked offline
+    info = {"transaction_id": "e2e-201-offline"}
+    events = [
+        call.TransactionEvent(event_type="Ended", timestamp="2026-11-23T15:40:00Z", trigger_reason="EVDeparted", seq_no=3,
+                              offline=True, transaction_info={**info, "stopped_reason": "EVDisconnected"},
+                              meter_value=meter("2026-11-23T15:40:00Z", 8_020_000)),
+        call.TransactionEvent(event_type="Updated", timestamp="2026-11-23T15:20:00Z", trigger_reason="MeterValuePeriodic",
+                              seq_no=1, offline=True, transaction_info={**info, "charging_state": "SuspendedEV"},
+                              meter_value=meter("2026-11-23T15:20:00Z", 8_010_000)),
+        call.TransactionEvent(event_type="Started", timestamp="2026-11-23T15:00:00Z", trigger_reason="Authorized",
+                              seq_no=0, offline=True, transaction_info={**info, "charging_state": "Charging"},
+                              evse={"id": 1, "connector_id": 1}, id_token={"id_token": "RFID0013", "type": "ISO14443"},
+                              meter_value=meter("2026-11-23T15:00:00Z", 8_000_000)),
+    ]  # fmt: skip
+    # When they arrive, each is answered as usual
+    for event in events:
+        station.call(event)
+    # Then the session is whole and invoiced once: 20 kWh × 3.45 + 25 % = 86.25, and it says
+    # which event never came (seqNo 2) and that the station was offline
+    table = local_stack.table(local_stack.names["sessions_table"])
+    deadline = time.monotonic() + 60
+    head: dict[str, Any] = {}
+    while time.monotonic() < deadline and head.get("status") != "invoiced":
+        head = table.get_item(Key={"session_id": f"{CP}:e2e-201-offline", "sk": "SESSION"}).get("Item", {})
+        time.sleep(0.25)
+    assert head.get("status") == "invoiced"
+    assert head["offline_events"] is True and head["seq_nos"] == {0, 1, 3}
+    invoice = json.loads(
+        local_stack.client("s3")
+        .get_object(Bucket=local_stack.names["invoice_bucket"], Key=head["invoice_key"])["Body"]
+        .read()
+    )
+    assert invoice["document"]["totals"]["payable"] == "86.25"
