@@ -42,6 +42,9 @@ def acknowledge(stack: LaddvaktStack) -> None:
         stack.billing.functions["price-session"]: ("registry", "sessions"),
         stack.billing.functions["write-invoice"]: ("registry",),
         stack.billing.functions["mark-invoiced"]: ("sessions",),
+        stack.statements.day_function: (),
+        stack.statements.write_function: ("registry",),
+        stack.statements.start_function: ("registry",),
     }
     for function, used in readers.items():
         policy = _policy(function)
@@ -71,6 +74,32 @@ def acknowledge(stack: LaddvaktStack) -> None:
         f"AwsSolutions-IAM5[Resource::<{_ref(stack, stack.invoices.bucket)}.Arn>/invoices/*]",
         "The fleet API signs finance's download links: s3:GetObject on invoice documents only",
     )
+
+    statement_writer = _policy(stack.statements.write_function)
+    _ack(
+        statement_writer,
+        "AwsSolutions-IAM5[Action::s3:Abort*]",
+        "CDK's put grant on the invoice bucket only (aborting multipart uploads)",
+    )
+    _ack(
+        statement_writer,
+        f"AwsSolutions-IAM5[Resource::<{_ref(stack, stack.invoices.bucket)}.Arn>/*]",
+        "Statements and their specifications are written under keys of the invoice layout",
+    )
+    statement_machine = stack.statements.state_machine.role.node.find_child("DefaultPolicy").node.find_child(
+        "Resource"
+    )
+    _ack(
+        statement_machine,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Step Functions log delivery and X-Ray accept only Resource '*'",
+    )
+    for function in (stack.statements.day_function, stack.statements.write_function):
+        _ack(
+            statement_machine,
+            f"AwsSolutions-IAM5[Resource::<{_ref(stack, function)}.Arn>:*]",
+            "Invoking the step's own function, any version",
+        )
 
     ledger_role = stack.ledger.node.find_child("delivery-role")
     _ack(

@@ -18,6 +18,7 @@ from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
 from infra.reaper import SessionReaper
 from infra.sessions import SessionStore
+from infra.statements import MonthlyStatements
 from shared.domain.invoicing import INVOICE_PREFIX
 from shared.topology import (
     ENV_BILLING_STATE_MACHINE_ARN,
@@ -73,6 +74,24 @@ class LaddvaktStack(Stack):
         self.invoices.bucket.grant_put(steps["write-invoice"])
         self.invoices.billing_table.grant_read_write_data(steps["write-invoice"])
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
+
+        self.statements = MonthlyStatements(
+            self,
+            "Statements",
+            names,
+            functions,
+            {
+                **tables,
+                ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
+                ENV_BILLING_TABLE: self.invoices.billing_table.table_name,
+            },
+            self.store.registry.table_name,
+        )
+        for function in (self.statements.day_function, self.statements.write_function):
+            self.invoices.billing_table.grant_read_write_data(function)
+        self.store.registry.grant_read_data(self.statements.write_function)
+        self.store.registry.grant_read_data(self.statements.start_function)
+        self.invoices.bucket.grant_put(self.statements.write_function)
 
         self.ledger = RawLedger(self, "Ledger", names, self.invoices.access_logs)
         self.ingest = Ingest(
@@ -133,6 +152,9 @@ class LaddvaktStack(Stack):
         self.all_functions = [
             self.ingest.function,
             *steps.values(),
+            self.statements.day_function,
+            self.statements.write_function,
+            self.statements.start_function,
             self.reaper.function,
             self.fleet_function,
         ]
@@ -156,6 +178,7 @@ class LaddvaktStack(Stack):
             "RejectedFramesTableName": self.store.rejected_frames.table_name,
             "IngestQueueUrl": self.ingest.queue.queue_url,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
+            "StatementStateMachineArn": self.statements.state_machine.state_machine_arn,
             "LedgerBucketName": self.ledger.bucket.bucket_name,
         }.items():
             CfnOutput(self, name, value=value)

@@ -230,6 +230,33 @@ def _invoices_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _statements_run(args: argparse.Namespace) -> int:
+    """Start a month's statements now (the schedule does it on the 1st): one fleet, or every
+    fleet billed monthly."""
+    import re
+
+    from shared.adapters.billing_workflow import StatementWorkflow
+    from shared.adapters.registry_table import RegistryTable
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"laddvakt: --month {args.month!r} is not YYYY-MM", file=sys.stderr)
+        return 2
+    target = resolve(args.stack, Path(args.state_dir))
+    registry = RegistryTable(target.registry_table, table=target.table(target.registry_table))
+    fleets = (
+        [args.fleet]
+        if args.fleet
+        else [f for f in registry.fleet_ids() if registry.fleet(f).invoicing == "monthly"]
+    )
+    workflow = StatementWorkflow(target.statement_state_machine_arn, sfn=target.client("stepfunctions"))
+    for fleet_id in fleets:
+        workflow.start(fleet_id, args.month)
+        print(f"started the {args.month} statement of {fleet_id}")
+    if not fleets:
+        print("no fleet is billed monthly (set `invoicing: monthly` on a fleet in the registry)")
+    return 0
+
+
 def _tariffs_list(args: argparse.Namespace) -> int:
     from shared.adapters.registry_table import RegistryTable
 
@@ -371,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seller", help="the seller's id (default: the registry's operator)")
     export.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     export.set_defaults(func=_invoices_export)
+
+    statements_cmd = commands.add_parser("statements", help="monthly statements of fleets billed monthly")
+    statement_commands = statements_cmd.add_subparsers(dest="statements_command", required=True)
+    run_statement = command(
+        statement_commands, "run", "start a month's statements now (the schedule runs on the 1st)"
+    )
+    run_statement.add_argument("--month", required=True, help="YYYY-MM")
+    run_statement.add_argument("--fleet", help="only this fleet (default: every fleet billed monthly)")
+    run_statement.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    run_statement.set_defaults(func=_statements_run)
 
     tariffs = commands.add_parser("tariffs", help="OCPI 2.2.1 tariffs, stored by version")
     tariff_commands = tariffs.add_subparsers(dest="tariffs_command", required=True)

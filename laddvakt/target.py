@@ -23,6 +23,7 @@ class Target:
     rejected_frames_table: str
     invoice_bucket: str
     billing_state_machine_arn: str
+    statement_state_machine_arn: str
     ledger_bucket: str
     region: str
     endpoint_url: str | None = None
@@ -64,6 +65,7 @@ def local_target(state_dir: Path = DEFAULT_STATE_DIR) -> Target:
         rejected_frames_table=names["rejected_frames_table"],
         invoice_bucket=names["invoice_bucket"],
         billing_state_machine_arn=names["billing_state_machine"],
+        statement_state_machine_arn=names["statement_state_machine"],
         ledger_bucket=names["ledger_bucket"],
         region=state["region"],
         endpoint_url=state["endpoint_url"],
@@ -91,6 +93,7 @@ def deployed_target(stack_name: str = STACK_NAME, region: str | None = None) -> 
         rejected_frames_table=outputs["RejectedFramesTableName"],
         invoice_bucket=outputs["InvoiceBucketName"],
         billing_state_machine_arn=outputs["BillingStateMachineArn"],
+        statement_state_machine_arn=outputs.get("StatementStateMachineArn", ""),
         ledger_bucket=outputs["LedgerBucketName"],
         region=cloudformation.meta.region_name,
         api_url=outputs.get("ApiUrl"),

@@ -4,24 +4,33 @@ a step after a timeout, and a repeat must give the same result, never a second b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.adapters.billing_table import BillingTable
+from shared.adapters.billing_workflow import StatementWorkflow
 from shared.adapters.invoice_bucket import InvoiceBucket
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
-from shared.domain import invoicing, rating
+from shared.domain import invoicing, rating, statements
 from shared.domain.errors import NotPriceable
-from shared.domain.invoice_pdf import render_pdf
+from shared.domain.invoice_pdf import render_pdf, render_statement_pdf
 from shared.domain.tariff_choice import tariff_of
+from shared.domain.tariffs import TariffLine
 from shared.domain.ubl import to_ubl
-from shared.models.billing_documents import InvoiceFile, SessionFacts, invoice_file_json
+from shared.models.billing_documents import (
+    InvoiceFile,
+    SessionFacts,
+    StatementFacts,
+    StatementFile,
+    invoice_file_json,
+)
 from shared.models.invoices_index import DocumentKind, InvoiceRecord
-from shared.models.ocpi import OcpiInputError, parse_cdr, to_json
+from shared.models.ocpi import Cdr, OcpiInputError, json_text, parse_cdr, to_json
 from shared.models.registry import Operator
 from shared.models.sessions import (
     ClosedSession,
@@ -30,8 +39,11 @@ from shared.models.sessions import (
     PricedSession,
     SessionInvoiced,
     SessionStatus,
+    StatementDay,
+    StatementDaySum,
+    StatementRequest,
 )
-from shared.settings import BillingSettings
+from shared.settings import BillingSettings, StatementSettings
 
 
 def _now() -> datetime:
@@ -143,6 +155,8 @@ class Billing:
         buyer = self._registry.fleet(priced.session.fleet_id)
         cdr = parse_cdr(priced.cdr_json)
         lines = rating.lines_of(cdr, priced.facts.time_zone)
+        if buyer.invoicing == "monthly" and priced.session.attempt == 0:
+            return self._put_on_statement(priced, cdr, lines, seller)
         if priced.session.credit_invoice_key is not None:
             self._credit(priced.session, seller)
         # The claim fixes the number and the issue time, so a retried step writes the same document.
@@ -168,6 +182,132 @@ class Billing:
         )
         return InvoiceRef(
             session_id=priced.session.session_id,
+            invoice_id=number,
+            bucket=self._invoices.name,
+            key=keys["json"],
+            keys=keys,
+            gross=document.totals.tax_inclusive_total,
+            currency=document.currency,
+        )
+
+    def _put_on_statement(
+        self, priced: PricedSession, cdr: Cdr, lines: Sequence[TariffLine], seller: Operator
+    ) -> InvoiceRef:
+        """A monthly fleet's session: its CDR sealed now, its lines kept for the month's statement."""
+        facts = priced.facts
+        cdr_id = rating.cdr_id(facts.session_id)
+        cdr_key = invoicing.cdr_key(seller.id, facts, cdr_id)
+        self._invoices.put(cdr_key, priced.cdr_json.encode(), {"session-id": facts.session_id})
+        month = f"{facts.ended_at_local:%Y-%m}"
+        self._billing_table.record_statement_entry(
+            facts.fleet_id,
+            month,
+            facts.ended_at_local.day,
+            {
+                "session_id": facts.session_id,
+                "charge_point_id": facts.charge_point_id,
+                "connector_id": facts.connector_id,
+                "site_id": facts.site_id,
+                "started_local": facts.started_at_local.isoformat(),
+                "ended_local": facts.ended_at_local.isoformat(),
+                "energy_kwh": str(facts.energy_kwh),
+                "vehicle_id": facts.vehicle_id,
+                "driver_id": facts.driver_id,
+                "cdr_id": cdr_id,
+                "currency": cdr.currency,
+                "amount_excl_vat": str(sum((line.excl_vat for line in lines), Decimal(0))),
+                "amount_incl_vat": str(invoicing.gross_of(lines)),
+                "lines": statements.line_record(lines),
+            },
+        )
+        return InvoiceRef(
+            session_id=facts.session_id,
+            invoice_id="",
+            bucket=self._invoices.name,
+            key=cdr_key,
+            keys={"cdr": cdr_key},
+            gross=invoicing.gross_of(lines),
+            currency=cdr.currency,
+            statement_month=month,
+        )
+
+    def sum_statement_day(self, day: StatementDay) -> StatementDaySum:
+        """One day of a fleet's month: its sessions' lines summed and kept (repeating it is harmless,
+        so a redriven workflow resumes where it stopped)."""
+        entries = self._billing_table.statement_entries(day.fleet_id, day.month, day.day)
+        part = {
+            "sessions": len(entries),
+            "energy_kwh": str(sum((Decimal(e["energy_kwh"]) for e in entries), Decimal(0))),
+            "currencies": sorted({e["currency"] for e in entries}),
+            "lines": statements.summed(e["lines"] for e in entries),
+        }
+        self._billing_table.put_statement_part(day.fleet_id, day.month, day.day, part)
+        return StatementDaySum(day=day.day, sessions=len(entries))
+
+    def write_statement(self, request: StatementRequest) -> InvoiceRef:
+        """The month's statement from the day sums: one invoice, its specification, all forms."""
+        seller = self._registry.operator()
+        buyer = self._registry.fleet(request.fleet_id)
+        parts = self._billing_table.statement_parts(request.fleet_id, request.month)
+        sessions = sum(int(p["sessions"]) for p in parts)
+        currencies = {c for p in parts for c in p["currencies"]}
+        if sessions == 0:
+            raise NotPriceable(f"{request.fleet_id} has no sessions to bill for {request.month}")
+        if len(currencies) != 1:
+            raise NotPriceable(f"{request.fleet_id}'s {request.month} sessions are in {sorted(currencies)}")
+        claim = self._billing_table.claim(
+            seller.id, invoicing.statement_document_key(request.fleet_id, request.month)
+        )
+        number = invoicing.invoice_number(seller, claim.number)
+        specification = invoicing.statement_key(seller.id, request.month, number, "csv").rsplit("/", 1)[-1]
+        document = invoicing.build_statement(
+            number=number,
+            issue_date=claim.claimed_at.date(),
+            seller=seller,
+            buyer=buyer,
+            month=request.month,
+            sessions=sessions,
+            specification=specification,
+            lines=statements.tariff_lines(statements.summed(p["lines"] for p in parts)),
+            currency=currencies.pop(),
+        )
+        facts = StatementFacts(
+            fleet_id=request.fleet_id,
+            month=request.month,
+            sessions=sessions,
+            energy_kwh=sum((Decimal(p["energy_kwh"]) for p in parts), Decimal(0)),
+            specification_key=invoicing.statement_key(seller.id, request.month, number, "csv"),
+        )
+        entries = self._billing_table.statement_entries(request.fleet_id, request.month)
+        forms = {
+            "json": (
+                json_text(StatementFile(document=document, statement=facts).model_dump(mode="json")) + "\n"
+            ).encode(),
+            "xml": to_ubl(document),
+            "pdf": render_statement_pdf(document, facts),
+            "csv": statements.specification_csv(entries).encode(),
+        }
+        keys = {form: invoicing.statement_key(seller.id, request.month, number, form) for form in forms}
+        metadata = {"invoice-number": number, "statement": f"{request.fleet_id}/{request.month}"}
+        for form, body in forms.items():
+            self._invoices.put(keys[form], body, metadata)
+        statement_id = invoicing.statement_document_key(request.fleet_id, request.month)
+        self._billing_table.record_invoice(
+            InvoiceRecord(
+                invoice_number=number,
+                fleet_id=request.fleet_id,
+                seller_id=seller.id,
+                session_id=statement_id,
+                issue_date=document.issue_date,
+                currency=document.currency,
+                net=document.totals.tax_exclusive_total,
+                vat=document.totals.vat_total,
+                gross=document.totals.tax_inclusive_total,
+                keys=keys,
+            )
+        )
+        return InvoiceRef(
+            session_id=statement_id,
             invoice_id=number,
             bucket=self._invoices.name,
             key=keys["json"],
@@ -230,10 +370,24 @@ class Billing:
         return keys
 
     def mark_invoiced(self, ref: InvoiceRef) -> SessionInvoiced:
-        session = self._sessions.mark_invoiced(ref.session_id, ref.key)
+        session = self._sessions.mark_invoiced(ref.session_id, ref.key, ref.statement_month)
         return SessionInvoiced(
             session_id=session.session_id, invoice_id=ref.invoice_id, key=ref.key, status=session.status
         )
+
+
+def start_statements(settings: StatementSettings, event_time: str) -> dict[str, Any]:
+    """Start last month's statement for every fleet billed monthly (a repeated start of a month
+    is the same execution, so a retried schedule never bills twice)."""
+    registry = RegistryTable(settings.registry_table)
+    month = statements.month_before(
+        datetime.fromisoformat(event_time.replace("Z", "+00:00")), settings.statement_time_zone
+    )
+    fleets = [f for f in registry.fleet_ids() if registry.fleet(f).invoicing == "monthly"]
+    workflow = StatementWorkflow(settings.statement_state_machine_arn)
+    for fleet_id in fleets:
+        workflow.start(fleet_id, month)
+    return {"month": month, "fleets": fleets}
 
 
 def _hours(value: Decimal) -> Decimal:

@@ -34,6 +34,15 @@ class BillingSettings(_FunctionSettings):
     billing_table: str
 
 
+class StatementSettings(_FunctionSettings):
+    """The schedule's Lambda that starts each month's statements."""
+
+    registry_table: str
+    statement_state_machine_arn: str
+    # Whose month: a statement run on the 1st bills the month that just ended here.
+    statement_time_zone: str = "Europe/Stockholm"
+
+
 class ReaperSettings(_FunctionSettings):
     registry_table: str
     sessions_table: str

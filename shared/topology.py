@@ -96,6 +96,24 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Billing step 4: mark the session invoiced",
         ),
         FunctionSpec(
+            "statement-day",
+            "functions.statement_day.handler.lambda_handler",
+            "Statement workflow: sum one day of a monthly fleet's sessions",
+            timeout_seconds=300,
+        ),
+        FunctionSpec(
+            "write-statement",
+            "functions.write_statement.handler.lambda_handler",
+            "Statement workflow: write a monthly fleet's statement and its specification",
+            timeout_seconds=900,
+            memory_mb=1024,
+        ),
+        FunctionSpec(
+            "start-statements",
+            "functions.start_statements.handler.lambda_handler",
+            "Scheduled on the 1st: starts last month's statement of every monthly fleet",
+        ),
+        FunctionSpec(
             "reap-sessions",
             "functions.reap_sessions.handler.lambda_handler",
             "Scheduled: closes sessions that went silent or whose connector is free again",
@@ -157,6 +175,10 @@ class Names:
         return f"{self.prefix}-close-and-invoice"
 
     @property
+    def statement_state_machine(self) -> str:
+        return f"{self.prefix}-monthly-statement"
+
+    @property
     def fleet_api(self) -> str:
         return f"{self.prefix}-fleet-api"
 
@@ -184,6 +206,7 @@ ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
 ENV_REJECTED_FRAMES_TABLE = "REJECTED_FRAMES_TABLE"
 ENV_INVOICE_BUCKET = "INVOICE_BUCKET"
 ENV_BILLING_TABLE = "BILLING_TABLE"
+ENV_STATEMENT_STATE_MACHINE_ARN = "STATEMENT_STATE_MACHINE_ARN"
 ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
 ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
 ENV_SILENCE_TIMEOUT_MINUTES = "SILENCE_TIMEOUT_MINUTES"
@@ -191,6 +214,10 @@ ENV_SILENCE_TIMEOUT_MINUTES = "SILENCE_TIMEOUT_MINUTES"
 # Bookkeeping retention under S3 Object Lock: the Swedish Bokföringslagen keeps records for seven
 # years after the end of the calendar year they belong to, so up to eight years from issue.
 INVOICE_RETENTION_DAYS = 8 * 365 + 2
+
+# When monthly statements start: 03:00 UTC on the 1st (04:00 or 05:00 in Stockholm), when the
+# month has ended in every European zone.
+STATEMENT_SCHEDULE = "cron(0 3 1 * ? *)"
 
 # How often the reaper looks for sessions that never ended (an EventBridge schedule expression).
 REAPER_SCHEDULE = "rate(5 minutes)"

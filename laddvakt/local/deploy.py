@@ -76,21 +76,30 @@ class EventSource:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An EventBridge schedule rule: the local stack invokes its function at this rate."""
+    """An EventBridge schedule rule: the local stack invokes its function at its rate. A cron
+    schedule (the monthly statements) is only fired on demand: nobody waits a month locally."""
 
     rule: str
     function_name: str
-    every_seconds: int
+    every_seconds: int | None
 
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
-def rate_seconds(expression: str) -> int:
+_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between runs of a rate(...) schedule; None for a cron(...) one (fired on demand)."""
+    if _CRON.match(expression):
+        return None
     match = _RATE.match(expression)
     if match is None:
-        raise TemplateError(f"the local stack runs rate(...) schedules only, not {expression!r}")
+        raise TemplateError(
+            f"the local stack runs rate(...) and cron(...) schedules only, not {expression!r}"
+        )
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
 
 

@@ -125,6 +125,7 @@ class Scheduler:
         self._threads = [
             threading.Thread(target=self._run, args=(s,), name=f"schedule-{s.rule}", daemon=True)
             for s in schedules
+            if s.every_seconds is not None
         ]
         self.runs = 0
 
@@ -158,7 +159,7 @@ class Scheduler:
         return payload
 
     def _run(self, schedule: Schedule) -> None:
-        while not self._stop.wait(schedule.every_seconds):
+        while not self._stop.wait(schedule.every_seconds or 0):
             try:
                 self.fire(schedule)
             except Exception:

@@ -225,7 +225,16 @@ class LocalStack:
             "ingest_dead_letter_queue": next(
                 u for u in self.resources.queues.values() if u.endswith("/" + names.ingest_dead_letter_queue)
             ),
-            "billing_state_machine": next(iter(self.resources.state_machines.values())),
+            "billing_state_machine": next(
+                a
+                for a in self.resources.state_machines.values()
+                if a.endswith(":" + names.billing_state_machine)
+            ),
+            "statement_state_machine": next(
+                a
+                for a in self.resources.state_machines.values()
+                if a.endswith(":" + names.statement_state_machine)
+            ),
             "ledger_bucket": names.ledger_bucket(ACCOUNT, REGION),
         }
 

@@ -5,6 +5,8 @@
 | `SELLER#{seller}`  | `COUNTER`                           | `last_number`: the highest number given so far |
 | `SELLER#{seller}`  | `DOC#{document}`                    | `number`: the number this document was given   |
 | `FLEET#{fleet}`    | `INVOICE#{issue date}#{number}`     | one invoice of the fleet: totals and S3 key    |
+| `STATEMENT#{fleet}#{yyyy-mm}` | `DAY#{dd}#{session}`     | a monthly fleet's session: its lines and facts |
+| `STATEMENT#{fleet}#{yyyy-mm}` | `PART#{dd}`              | the day's lines summed (the workflow's Map)    |
 
 Numbers: one gapless series per seller, each number given to exactly one document.
 A number is only ever taken together with the claim of the document it is for, in one
@@ -15,6 +17,7 @@ for the same document gets the number it was given the first time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,6 +158,43 @@ class BillingTable:
                 raise InvoiceNotFound(invoice_number)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    # --- monthly statements ----------------------------------------------------------------------
+
+    def record_statement_entry(self, fleet_id: str, month: str, day: int, entry: dict[str, Any]) -> None:
+        """A session of a monthly fleet, waiting for its month's statement (a repeat writes the same)."""
+        with aws_errors(f"put {entry['session_id']} on the {month} statement"):
+            self._table.put_item(
+                Item={
+                    "pk": _statement(fleet_id, month),
+                    "sk": f"DAY#{day:02d}#{entry['session_id']}",
+                    "entry": json.dumps(entry, sort_keys=True),
+                }
+            )
+
+    def statement_entries(self, fleet_id: str, month: str, day: int | None = None) -> list[dict[str, Any]]:
+        prefix = "DAY#" if day is None else f"DAY#{day:02d}#"
+        return [json.loads(i["entry"]) for i in self._query_all(_statement(fleet_id, month), prefix)]
+
+    def put_statement_part(self, fleet_id: str, month: str, day: int, part: dict[str, Any]) -> None:
+        with aws_errors(f"sum day {day} of the {month} statement"):
+            self._table.put_item(
+                Item={"pk": _statement(fleet_id, month), "sk": f"PART#{day:02d}", "part": json.dumps(part)}
+            )
+
+    def statement_parts(self, fleet_id: str, month: str) -> list[dict[str, Any]]:
+        return [json.loads(i["part"]) for i in self._query_all(_statement(fleet_id, month), "PART#")]
+
+    def _query_all(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with(prefix)}
+        while True:
+            with aws_errors(f"read {pk}"):
+                page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
 
 class InvoiceNotFound(NotFound):
     def __init__(self, invoice_number: str) -> None:
@@ -170,6 +210,10 @@ def _invoice_sort_key(record: InvoiceRecord) -> str:
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+def _statement(fleet_id: str, month: str) -> str:
+    return f"STATEMENT#{fleet_id}#{month}"
 
 
 def _fleet(fleet_id: str) -> str:

@@ -30,6 +30,27 @@ def execution_name(session_id: str, attempt: str = "") -> str:
     return f"close-{readable}{suffix}-{digest}"
 
 
+class StatementWorkflow:
+    """The monthly statement workflow: one execution per fleet and month, named so that a second
+    start of the same month is the same execution, never a second statement."""
+
+    def __init__(self, state_machine_arn: str, *, sfn: Any = None) -> None:
+        self._arn = state_machine_arn
+        self._sfn = sfn if sfn is not None else client("stepfunctions")
+
+    def start(self, fleet_id: str, month: str) -> None:
+        with aws_errors(f"start the {month} statement of {fleet_id}"):
+            try:
+                self._sfn.start_execution(
+                    stateMachineArn=self._arn,
+                    name=f"statement-{_NAME_UNSAFE.sub('_', fleet_id)[:50]}-{month}",
+                    input=json.dumps({"fleet_id": fleet_id, "month": month}),
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ExecutionAlreadyExists":
+                    raise
+
+
 class BillingWorkflow:
     def __init__(self, state_machine_arn: str, *, sfn: Any = None) -> None:
         self._arn = state_machine_arn

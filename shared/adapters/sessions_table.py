@@ -581,18 +581,23 @@ class SessionsTable:
                 return [item_to_session(i) for i in items]
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def mark_invoiced(self, session_id: str, invoice_key: str) -> Session:
-        with aws_errors(f"mark session {session_id} invoiced"):
+    def mark_invoiced(self, session_id: str, invoice_key: str, statement_month: str | None = None) -> Session:
+        """Invoiced (the key of its invoice), or for a monthly fleet on its month's statement (the
+        key of its sealed CDR). Repeating it is harmless."""
+        done = SessionStatus.ON_STATEMENT if statement_month else SessionStatus.INVOICED
+        with aws_errors(f"mark session {session_id} {done.value}"):
             try:
                 result = self._table.update_item(
                     Key=head_key(session_id),
-                    UpdateExpression="SET #status = :invoiced, invoice_key = :key",
-                    ConditionExpression="#status IN (:closing, :invoiced)",
+                    UpdateExpression="SET #status = :done, invoice_key = :key"
+                    + (", statement_month = :month" if statement_month else ""),
+                    ConditionExpression="#status IN (:closing, :done)",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
-                        ":invoiced": SessionStatus.INVOICED.value,
+                        ":done": done.value,
                         ":closing": SessionStatus.CLOSING.value,
                         ":key": invoice_key,
+                        **({":month": statement_month} if statement_month else {}),
                     },
                     ReturnValues="ALL_NEW",
                 )

@@ -20,7 +20,7 @@ import fpdf
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
-from shared.models.billing_documents import SessionFacts, UnitPrice
+from shared.models.billing_documents import SessionFacts, StatementFacts, UnitPrice
 from shared.models.invoice import (
     Identifier,
     InvoiceDocument,
@@ -95,6 +95,19 @@ def render_pdf(document: InvoiceDocument, session: SessionFacts) -> bytes:
     pdf.draw_heading()
     pdf.draw_parties()
     pdf.draw_session(session)
+    pdf.draw_lines()
+    pdf.draw_settlement()
+    return bytes(pdf.output())
+
+
+def render_statement_pdf(document: InvoiceDocument, statement: StatementFacts) -> bytes:
+    """The PDF of a fleet's monthly statement: the month's sessions summed, the specification
+    (one row per session) named beside it. The same document always gives the same bytes."""
+    pdf = _InvoicePdf(document)
+    pdf.add_page()
+    pdf.draw_heading()
+    pdf.draw_parties()
+    pdf.draw_statement(statement)
     pdf.draw_lines()
     pdf.draw_settlement()
     return bytes(pdf.output())
@@ -472,6 +485,31 @@ class _InvoicePdf(FPDF):
 
         if session.unit_prices:
             self._unit_prices(inner_x, inner_width, session)
+        bottom = self.get_y() + 2
+        self.set_draw_color(*RULE)
+        self.rect(MARGIN, top, CONTENT_WIDTH, bottom - top, style="D")
+        self.set_y(bottom + 6)
+
+    def draw_statement(self, statement: StatementFacts) -> None:
+        top = self.get_y()
+        inner_x = MARGIN + 4
+        inner_width = CONTENT_WIDTH - 8
+        with self.local_context(fill_color=SHADE):
+            self.rect(MARGIN, top, CONTENT_WIDTH, 7, style="F")
+        self._font(10, bold=True, color=ACCENT)
+        self.set_xy(inner_x, top + 1)
+        self.cell(inner_width, 5, "Månadsfaktura / Monthly statement")
+        self._font(8.5, color=MUTED)
+        self.set_xy(inner_x, top + 1)
+        self.cell(inner_width, 5, statement.month, align="R")
+        self.set_y(top + 9)
+        rows = [
+            _Row("Månad / Month", statement.month),
+            _Row("Laddsessioner / Sessions", format_number(Decimal(statement.sessions))),
+            _Row("Energi / Energy", f"{format_number(statement.energy_kwh, 0, 3)}{NBSP}kWh", bold=True),
+            _Row("Specifikation", statement.specification_key.rsplit("/", 1)[-1]),
+        ]
+        self._rows(inner_x, inner_width, rows, label_width=40)
         bottom = self.get_y() + 2
         self.set_draw_color(*RULE)
         self.rect(MARGIN, top, CONTENT_WIDTH, bottom - top, style="D")

@@ -13,7 +13,7 @@ books it in), and the number is the seller's next in its gapless series.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from shared.domain.errors import NotPriceable
@@ -91,19 +91,74 @@ def build_invoice(
 ) -> InvoiceDocument:
     """The session's invoice (380). Refused (NotPriceable, so the session is held with the
     reason) when a party lacks what an e-invoice needs."""
-    issue_date = issued_at.astimezone(facts.started_at_local.tzinfo).date()
     invoice_lines = [
         _line(str(i), line, facts) for i, line in enumerate(lines, start=1) if line.excl_vat or line.quantity
     ]
+    # A free session still gets a document: one energy line at no cost says what happened.
+    return _document(
+        number=number,
+        issue_date=issued_at.astimezone(facts.started_at_local.tzinfo).date(),
+        seller=seller,
+        buyer=buyer,
+        lines=invoice_lines or [_free_line(facts)],
+        currency=currency,
+        period=Period(start=facts.started_at_local.date(), end=facts.ended_at_local.date()),
+    )
+
+
+def build_statement(
+    *,
+    number: str,
+    issue_date: date,
+    seller: Operator,
+    buyer: Fleet,
+    month: str,
+    sessions: int,
+    specification: str,
+    lines: Sequence[TariffLine],
+    currency: str,
+) -> InvoiceDocument:
+    """A fleet's monthly statement (380): every session of the month on one invoice, its lines
+    the sessions' lines summed by what they bill (energy at each price, each fee), with the
+    per-session specification named in the note."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    invoice_lines = [
+        _bare_line(str(i), line).model_copy(update={"description": f"{month}, {sessions} laddsessioner"})
+        for i, line in enumerate(lines, start=1)
+        if line.excl_vat or line.quantity
+    ]
     if not invoice_lines:
-        # A free session still gets a document: one energy line at no cost says what happened.
-        invoice_lines = [_free_line(facts)]
+        raise NotPriceable(f"{buyer.id} has nothing to bill for {month}")
+    return _document(
+        number=number,
+        issue_date=issue_date,
+        seller=seller,
+        buyer=buyer,
+        lines=invoice_lines,
+        currency=currency,
+        period=Period(start=first, end=last),
+        note=f"Månadsfaktura {month}: {sessions} laddsessioner, specifikation i {specification}",
+    )
+
+
+def _document(
+    *,
+    number: str,
+    issue_date: date,
+    seller: Operator,
+    buyer: Fleet,
+    lines: list[InvoiceLine],
+    currency: str,
+    period: Period,
+    note: str | None = None,
+) -> InvoiceDocument:
     exemptions = (
         {VatCategory.EXEMPT: _NO_VAT}
-        if any(line.vat_category is VatCategory.EXEMPT for line in invoice_lines)
+        if any(line.vat_category is VatCategory.EXEMPT for line in lines)
         else None
     )
-    settlement = settle(invoice_lines, exemptions)
+    settlement = settle(lines, exemptions)
     try:
         return InvoiceDocument(
             type_code=DocumentType.INVOICE,
@@ -112,17 +167,27 @@ def build_invoice(
             due_date=issue_date + timedelta(days=seller.payment_terms_days),
             payment_terms=f"{seller.payment_terms_days} dagar netto",
             currency=currency,
+            note=note,
             buyer_reference=buyer.buyer_reference or buyer.id,
             seller=_party(seller, seller=True),
             buyer=_party(buyer, seller=False),
-            period=Period(start=facts.started_at_local.date(), end=facts.ended_at_local.date()),
+            period=period,
             payment_means=_payment_means(seller, number),
-            lines=tuple(invoice_lines),
+            lines=tuple(lines),
             vat_breakdown=settlement.vat_breakdown,
             totals=settlement.totals,
         )
     except ValueError as exc:
         raise NotPriceable(f"the invoice cannot be made: {exc}") from exc
+
+
+def statement_document_key(fleet_id: str, month: str) -> str:
+    return f"statement:{fleet_id}:{month}"
+
+
+def statement_key(seller_id: str, month: str, number: str, form: str) -> str:
+    year, mm = month.split("-")
+    return f"{INVOICE_PREFIX}/{seller_id}/{year}/{mm}/{number}.{form}"
 
 
 def gross_of(lines: Sequence[TariffLine]) -> Decimal:

@@ -79,7 +79,7 @@ class MeterPoint(BaseModel):
 class SessionDetail(BaseModel):
     session_id: str
     transaction_id: str
-    status: Literal["active", "closing", "held", "invoiced"]
+    status: Literal["active", "closing", "held", "invoiced", "on_statement"]
     charge_point_id: str
     connector_id: int
     site_id: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -65,7 +65,7 @@ class SessionFacts(BaseModel):
 def invoice_file_json(file: InvoiceFile) -> bytes:
     """The invoice file's bytes: amounts of the invoice as decimal strings (as the API writes them),
     the CDR in OCPI's own form (exact JSON numbers). The same file always gives the same bytes."""
-    data = {
+    data: dict[str, Any] = {
         "format": file.format,
         "document": file.document.model_dump(mode="json", exclude_none=True),
         "session": file.session.model_dump(mode="json", exclude_none=True),
@@ -78,6 +78,18 @@ def read_invoice_file(data: bytes) -> InvoiceFile:
     return InvoiceFile.model_validate(load_json(data))
 
 
+class StatementFacts(BaseModel):
+    """A fleet's monthly statement: which month, how many sessions, and where their specification is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fleet_id: str
+    month: str = Field(description="YYYY-MM: sessions that ended that month, in their site's time zone")
+    sessions: int
+    energy_kwh: Decimal
+    specification_key: str = Field(description="The per-session CSV specification beside the statement")
+
+
 class InvoiceFile(BaseModel):
     """The JSON form of an invoice or credit note in the invoice bucket: the machine form."""
 
@@ -87,3 +99,14 @@ class InvoiceFile(BaseModel):
     document: InvoiceDocument
     session: SessionFacts
     cdr: Cdr = Field(description="The sealed OCPI 2.2.1 CDR the lines were priced from")
+
+
+class StatementFile(BaseModel):
+    """The JSON form of a monthly statement: the invoice and what it sums up (each session's CDR
+    is sealed on its own, and listed in the specification)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: Literal["laddvakt-statement/1"] = "laddvakt-statement/1"
+    document: InvoiceDocument
+    statement: StatementFacts

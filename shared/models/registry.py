@@ -94,6 +94,9 @@ class Fleet(Party):
 
     # "Er referens": how the fleet's accounts payable routes an invoice (Peppol needs one).
     buyer_reference: str = ""
+    # One invoice per session, or one statement a month for all of them (with a per-session
+    # specification); every session gets its sealed CDR either way.
+    invoicing: Literal["per_session", "monthly"] = "per_session"
 
 
 class FlatTariff(_Record):

@@ -20,6 +20,8 @@ class SessionStatus(StrEnum):
     # Its energy could not be trusted: waiting for an operator (`laddvakt sessions release`).
     HELD = "held"
     INVOICED = "invoiced"
+    # Priced and sealed; billed with its fleet's monthly statement.
+    ON_STATEMENT = "on_statement"
 
 
 def session_id_for(charge_point_id: str, transaction_id: int | str) -> str:
@@ -106,6 +108,8 @@ class Session(BaseModel):
     # A correction of an invoiced session: the how-manieth, and the invoice it credits.
     correction_attempt: int = 0
     credit_invoice_key: str | None = None
+    # A monthly fleet's session: the month whose statement bills it.
+    statement_month: str | None = None
 
     @property
     def energy_so_far_wh(self) -> Decimal:
@@ -182,6 +186,8 @@ class InvoiceRef(BaseModel):
     keys: dict[str, str] = Field(default_factory=dict, description="Every form's key, by format")
     gross: Decimal
     currency: str
+    # Set for a monthly fleet's session: it waits for this month's statement.
+    statement_month: str | None = None
 
 
 class SessionInvoiced(BaseModel):
@@ -189,3 +195,24 @@ class SessionInvoiced(BaseModel):
     invoice_id: str
     key: str
     status: SessionStatus
+
+
+# --- The monthly statement workflow ---
+
+
+class StatementRequest(BaseModel):
+    """A fleet's month to bill: the statement workflow's input."""
+
+    fleet_id: str
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class StatementDay(StatementRequest):
+    """One day of it: what one iteration of the workflow's Map sums."""
+
+    day: int = Field(ge=1, le=31)
+
+
+class StatementDaySum(BaseModel):
+    day: int
+    sessions: int

@@ -260,7 +260,7 @@ def test_a_session_that_never_stops_is_closed_by_the_scheduled_reaper_and_invoic
     finally:
         charger.close()
     session_id = f"LV-STHLM-04:{started['transactionId']}"
-    (schedule,) = stack.resources.schedules
+    (schedule,) = [s for s in stack.resources.schedules if s.function_name.endswith("reap-sessions")]
     report = stack.scheduler.fire(schedule)  # what EventBridge does every 5 minutes
     assert session_id in report["closed"]
     sessions = stack.boto3_resource("dynamodb").Table(stack.names["sessions_table"])
@@ -326,7 +326,7 @@ def test_a_late_real_stop_is_corrected_by_an_operator_with_a_credit_note_and_a_n
             call.MeterValues(connector_id=1, transaction_id=tx,
                              meter_value=[{"timestamp": "2026-11-21T09:00:00Z", "sampled_value": [{"value": "50000"}]}])
         )  # fmt: skip
-        (schedule,) = stack.resources.schedules
+        (schedule,) = [s for s in stack.resources.schedules if s.function_name.endswith("reap-sessions")]
         stack.scheduler.fire(schedule)
         first = wait_for(lambda: head()["status"] == "invoiced" and head(), what="the inferred end invoiced")
         # When the real stop arrives (16 kWh in all) and the operator corrects the session

@@ -10,6 +10,8 @@ from aws_cdk.assertions import Match, Template
 
 from infra.billing_workflow import FAILED_STATE, HELD_CHOICE, STEPS
 from infra.functions import ARCHITECTURE, RUNTIME
+from infra.statements import DAYS_STATE, MAP_STATE, WRITE_STATE
+from laddvakt.local.template import Template as LocalTemplate
 from shared.topology import (
     FUNCTIONS,
     INGEST_RULE_SQL,
@@ -18,6 +20,7 @@ from shared.topology import (
     LEDGER_PARTITION_QUERY,
     LEDGER_PREFIX,
     REAPER_SCHEDULE,
+    STATEMENT_SCHEDULE,
     Names,
 )
 
@@ -235,6 +238,9 @@ EXPECTED_ENV = {
     "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE", "BILLING_TABLE", "INVOICE_BUCKET"},
+    "statement-day": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
+    "write-statement": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
+    "start-statements": {"REGISTRY_TABLE", "STATEMENT_STATE_MACHINE_ARN"},
     "reap-sessions": {
         "REGISTRY_TABLE",
         "SESSIONS_TABLE",
@@ -258,12 +264,15 @@ def test_every_function_is_arm64_current_python_traced_and_configured(synthesize
 
 def test_the_settings_models_read_exactly_what_cdk_sets():
     # Settings fields are the env vars (case-insensitive): a renamed field would break at cold start.
-    from shared.settings import BillingSettings, FleetApiSettings, IngestSettings
+    from shared.settings import BillingSettings, FleetApiSettings, IngestSettings, StatementSettings
 
     required = {
         "ingest": IngestSettings,
         "write-invoice": BillingSettings,
         "fleet-api": FleetApiSettings,
+        "write-statement": BillingSettings,
+        "statement-day": BillingSettings,
+        "start-statements": StatementSettings,
     }
     for key, model in required.items():
         fields = {name.upper() for name, info in model.model_fields.items() if info.is_required()}
@@ -293,9 +302,35 @@ def test_the_reaper_runs_on_a_schedule(synthesized_template):
     function_id, _ = one(
         synthesized_template, "AWS::Lambda::Function", FunctionName=NAMES.function("reap-sessions")
     )
-    (rule,) = resources(synthesized_template, "AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == REAPER_SCHEDULE
+    (rule,) = [
+        r for r in resources(synthesized_template, "AWS::Events::Rule").values()
+        if r["Properties"].get("ScheduleExpression") == REAPER_SCHEDULE
+    ]  # fmt: skip
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+
+
+def test_monthly_statements_sum_each_day_in_a_map_then_write_one_statement(synthesized_template):
+    # The schedule on the 1st starts the statements
+    function_id, _ = one(
+        synthesized_template, "AWS::Lambda::Function", FunctionName=NAMES.function("start-statements")
+    )
+    (rule,) = [
+        r for r in resources(synthesized_template, "AWS::Events::Rule").values()
+        if r["Properties"].get("ScheduleExpression") == STATEMENT_SCHEDULE
+    ]  # fmt: skip
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    # Each statement: the days of the month, a Map over them, then one write
+    template = LocalTemplate(synthesized_template, account="123456789012", region="eu-north-1")
+    machines = template.of_type("AWS::StepFunctions::StateMachine")
+    (statement_id,) = [
+        k for k, v in machines.items() if v["Properties"]["StateMachineName"] == NAMES.statement_state_machine
+    ]
+    definition = json.loads(template.resolve(machines[statement_id]["Properties"]["DefinitionString"]))
+    assert definition["StartAt"] == DAYS_STATE
+    each_day = definition["States"][MAP_STATE]
+    assert each_day["Type"] == "Map" and each_day["ItemsPath"] == "$.days"
+    assert each_day["MaxConcurrency"] == 8 and each_day["Next"] == WRITE_STATE
+    assert definition["States"][DAYS_STATE]["Result"] == list(range(1, 32))
 
 
 def test_the_raw_ledger_archives_both_directions_partitioned_by_day_and_charger(synthesized_template):

@@ -1,0 +1,106 @@
+"""Monthly statements: a Standard state machine per fleet and month that sums the month a day at a
+time (a Map over the days, each iteration idempotent, so a redriven execution resumes), then
+writes one statement; and the schedule on the 1st that starts them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.functions import FunctionFactory
+from shared.topology import ENV_STATEMENT_STATE_MACHINE_ARN, STATEMENT_SCHEDULE, Names
+
+DAYS_STATE = "DaysOfTheMonth"
+MAP_STATE = "SumEachDay"
+WRITE_STATE = "WriteStatement"
+# Days a month may have: a day with no sessions sums to nothing.
+DAYS = list(range(1, 32))
+_RETRIED = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException", "StorageUnavailable"]  # fmt: skip
+
+
+class MonthlyStatements(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        names: Names,
+        functions: FunctionFactory,
+        environment: dict[str, str],
+        registry_table_name: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.day_function = functions.make(self, "statement-day", environment)
+        self.write_function = functions.make(self, "write-statement", environment)
+        days = sfn.Pass(
+            self, DAYS_STATE, state_name=DAYS_STATE, result=sfn.Result.from_array(DAYS), result_path="$.days"
+        )
+        sum_day = tasks.LambdaInvoke(
+            self, "SumDay", state_name="SumDay", lambda_function=self.day_function,
+            payload_response_only=True, retry_on_service_exceptions=False,
+        )  # fmt: skip
+        sum_day.add_retry(errors=_RETRIED, interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
+        each_day = sfn.Map(
+            self,
+            MAP_STATE,
+            state_name=MAP_STATE,
+            items_path="$.days",
+            item_selector={
+                "fleet_id.$": "$.fleet_id",
+                "month.$": "$.month",
+                "day.$": "$$.Map.Item.Value",
+            },
+            max_concurrency=8,
+            result_path=sfn.JsonPath.DISCARD,
+        ).item_processor(sum_day)
+        write = tasks.LambdaInvoke(
+            self,
+            WRITE_STATE,
+            state_name=WRITE_STATE,
+            lambda_function=self.write_function,
+            payload=sfn.TaskInput.from_object({"fleet_id.$": "$.fleet_id", "month.$": "$.month"}),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+        )
+        write.add_retry(errors=_RETRIED, interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
+        log_group = logs.LogGroup(
+            self,
+            "logs",
+            log_group_name=f"/aws/vendedlogs/states/{names.statement_state_machine}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "state-machine",
+            state_machine_name=names.statement_state_machine,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(days.next(each_day).next(write)),
+            timeout=Duration.hours(2),
+            tracing_enabled=True,
+            # Every event, without its data: a month's sums need no second copy in the logs.
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        self.start_function: lambda_.Function = functions.make(
+            self,
+            "start-statements",
+            {
+                "REGISTRY_TABLE": registry_table_name,
+                ENV_STATEMENT_STATE_MACHINE_ARN: self.state_machine.state_machine_arn,
+            },
+        )
+        self.state_machine.grant_start_execution(self.start_function)
+        self.schedule = events.Rule(
+            self,
+            "schedule",
+            description="Starts last month's statement of every fleet billed monthly",
+            schedule=events.Schedule.expression(STATEMENT_SCHEDULE),
+            targets=[targets.LambdaFunction(self.start_function, retry_attempts=2)],
+        )
