@@ -25,8 +25,13 @@ Pricing: sessions priced per second, a 10-period time-of-use session (night and 
 charging time, parking) through the one pricing function and the invoice's rounding, next to the
 plainest pricing of the same periods (energy × one price in Decimal).
 
+Statement: a fleet's month of 100,000 sessions (as the close workflow leaves them, spread over
+30 days) billed by the real statement workflow in the local stack (the Map over the days, then
+the statement and its specification), next to writing as many objects with plain put_object.
+Correct or it fails: one statement whose net is every session's, a specification row for each.
+
 Absolute numbers depend on the machine; the ratios and the request counts are what to compare
-between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing` runs one. Each
+between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing|statement` runs one. Each
 benchmark runs in a fresh interpreter: both import the ingest handler, which builds its clients
 at import (its cold start), once against moto in-process and once against moto's server.
 """
@@ -56,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from boto3.dynamodb.conditions import Key
 from ocpp.v16 import call
 
 from laddvakt.cli import main as cli_main
@@ -810,10 +816,99 @@ def bench_pricing() -> dict[str, Any]:
     }
 
 
+# --- month-end statements: the statement workflow over a month of sessions ----------------------
+
+STATEMENT_SESSIONS = 100_000
+STATEMENT_TIMEOUT = 1800.0
+
+
+def bench_statement(sessions: int = STATEMENT_SESSIONS) -> dict[str, Any]:
+    """A fleet's month of `sessions` sessions (entries as the close workflow leaves them, spread
+    over 30 days) billed by the real statement workflow in the local stack, from start to its
+    statement written; next to writing the same number of objects with plain put_object."""
+    from shared.domain.statements import line_record
+    from shared.domain.tariffs import LineKind, TariffLine
+
+    month, fleet = "2026-10", "kusttaxi"
+    line = TariffLine(
+        kind=LineKind.ENERGY, element_index=0, quantity=Decimal("21.345"), measured=Decimal("21.345"),
+        unit="kWh", price_per_unit=Decimal("3.45"), vat_rate=Decimal(25), excl_vat=Decimal("73.64025"),
+        incl_vat=Decimal("92.0503125"),
+    )  # fmt: skip
+    lines = line_record([line])
+    with _fresh_stack() as stack:
+        table = stack.boto3_resource("dynamodb").Table(stack.names["billing_table"])
+        _progress(f"statement: seeding {sessions} sessions of {fleet} in {month}")
+        started = time.perf_counter()
+        with table.batch_writer() as batch:
+            for i in range(sessions):
+                day = 1 + i % 30
+                session_id = f"LV-GBG-08:{i}"
+                entry = {
+                    "session_id": session_id, "charge_point_id": "LV-GBG-08", "connector_id": 1,
+                    "site_id": "gbg-taxi", "started_local": f"{month}-{day:02d}T07:00:00+02:00",
+                    "ended_local": f"{month}-{day:02d}T08:00:00+02:00", "energy_kwh": "21.345",
+                    "vehicle_id": None, "driver_id": None, "cdr_id": session_id.replace(":", "-"),
+                    "currency": "SEK", "amount_excl_vat": "73.64025", "amount_incl_vat": "92.05", "lines": lines,
+                }  # fmt: skip
+                batch.put_item(
+                    Item={"pk": f"STATEMENT#{fleet}#{month}", "sk": f"DAY#{day:02d}#{session_id}",
+                          "entry": json.dumps(entry, sort_keys=True)}
+                )  # fmt: skip
+        seeded = time.perf_counter() - started
+        sfn = stack.boto3_client("stepfunctions")
+        _progress("statement: running the statement workflow")
+        started = time.perf_counter()
+        execution = sfn.start_execution(
+            stateMachineArn=stack.names["statement_state_machine"],
+            name=f"bench-{fleet}-{month}",
+            input=json.dumps({"fleet_id": fleet, "month": month}),
+        )["executionArn"]
+        deadline = time.monotonic() + STATEMENT_TIMEOUT
+        while (status := sfn.describe_execution(executionArn=execution)["status"]) == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the statement workflow did not finish within {STATEMENT_TIMEOUT:.0f} s")
+            time.sleep(0.5)
+        statement_seconds = time.perf_counter() - started
+        if status != "SUCCEEDED":
+            raise RuntimeError(f"the statement workflow ended {status}")
+        records = [
+            i for i in table.query(KeyConditionExpression=Key("pk").eq(f"FLEET#{fleet}"))["Items"]
+            if i.get("session_id") == f"statement:{fleet}:{month}"
+        ]  # fmt: skip
+        if len(records) != 1:
+            raise RuntimeError(f"expected one statement record, found {len(records)}")
+        record = records[0]
+        expected_net = (Decimal("21.345") * sessions * Decimal("3.45")).quantize(Decimal("0.01"))
+        if Decimal(record["net"]) != expected_net:
+            raise RuntimeError(f"the statement bills {record['net']}, not {expected_net}")
+        s3 = stack.boto3_client("s3")
+        spec = s3.get_object(Bucket=stack.names["invoice_bucket"], Key=record["keys"]["csv"])["Body"].read()
+        if spec.count(b"\n") != sessions + 1:
+            raise RuntimeError("the specification does not list every session")
+        _progress(f"statement: baseline, {sessions} plain put_object")
+        s3.create_bucket(Bucket="bench-baseline", CreateBucketConfiguration={"LocationConstraint": REGION})
+        body = json.dumps({"lines": lines}).encode()
+        started = time.perf_counter()
+        for i in range(sessions):
+            s3.put_object(Bucket="bench-baseline", Key=f"objects/{i}.json", Body=body)
+        baseline_seconds = time.perf_counter() - started
+    return {
+        "benchmark": "month-end statement: the statement workflow in the local stack over a month of sessions",
+        "sessions": sessions,
+        "seed_seconds": round(seeded, 1),
+        "statement_seconds": round(statement_seconds, 1),
+        "baseline_put_object_seconds": round(baseline_seconds, 1),
+        "ratio": round(statement_seconds / baseline_seconds, 3),
+        "statement_net": record["net"],
+    }
+
+
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "ingest": bench_ingest,
     "e2e": bench_end_to_end,
     "pricing": bench_pricing,
+    "statement": bench_statement,
 }
 # A backstop for a hang, not a budget: on 2 busy cores the ingest benchmark alone took 10 minutes.
 ISOLATED_TIMEOUT = 1800.0
@@ -832,6 +927,12 @@ def run_isolated(benchmark: Callable[..., dict[str, Any]], **options: Any) -> di
 
 
 def _summary(name: str, result: dict[str, Any]) -> str:
+    if name == "statement":
+        return (
+            f"statement: {result['sessions']} sessions billed in {result['statement_seconds']} s vs "
+            f"{result['sessions']} plain put_object in {result['baseline_put_object_seconds']} s → ratio {result['ratio']} "
+            "(time / baseline time: lower is faster)"
+        )
     if name == "pricing":
         return (
             f"pricing: {result['sessions_per_s']} ten-period TOU sessions/s ({result['ms_per_session']} ms each) "
