@@ -430,20 +430,32 @@ class _InvoicePdf(FPDF):
             self._text_lines(right_x, CONTENT_WIDTH * 0.45, [doc.note])
         self.set_y(max(left_bottom, self.get_y()) + 5)
 
-    def draw_session(self, session: SessionFacts) -> None:
+    def _box_heading(self, title: str, tag: str) -> float:
+        """The shaded heading of a framed box (the session, the statement); returns its top."""
         top = self.get_y()
-        inner_x = MARGIN + 4
-        inner_width = CONTENT_WIDTH - 8
+        inner_x, inner_width = MARGIN + 4, CONTENT_WIDTH - 8
         # Tables take the current fill colour as their cells' background: keep it local.
         with self.local_context(fill_color=SHADE):
             self.rect(MARGIN, top, CONTENT_WIDTH, 7, style="F")
         self._font(10, bold=True, color=ACCENT)
         self.set_xy(inner_x, top + 1)
-        self.cell(inner_width, 5, "Laddsession / Charging session")
+        self.cell(inner_width, 5, title)
         self._font(8.5, color=MUTED)
         self.set_xy(inner_x, top + 1)
-        self.cell(inner_width, 5, session.session_id, align="R")
+        self.cell(inner_width, 5, tag, align="R")
         self.set_y(top + 9)
+        return top
+
+    def _box_frame(self, top: float) -> None:
+        bottom = self.get_y() + 2
+        self.set_draw_color(*RULE)
+        self.rect(MARGIN, top, CONTENT_WIDTH, bottom - top, style="D")
+        self.set_y(bottom + 6)
+
+    def draw_session(self, session: SessionFacts) -> None:
+        inner_x = MARGIN + 4
+        inner_width = CONTENT_WIDTH - 8
+        top = self._box_heading("Laddsession / Charging session", session.session_id)
 
         address = session.site_address
         place = ", ".join(
@@ -485,35 +497,18 @@ class _InvoicePdf(FPDF):
 
         if session.unit_prices:
             self._unit_prices(inner_x, inner_width, session)
-        bottom = self.get_y() + 2
-        self.set_draw_color(*RULE)
-        self.rect(MARGIN, top, CONTENT_WIDTH, bottom - top, style="D")
-        self.set_y(bottom + 6)
+        self._box_frame(top)
 
     def draw_statement(self, statement: StatementFacts) -> None:
-        top = self.get_y()
-        inner_x = MARGIN + 4
-        inner_width = CONTENT_WIDTH - 8
-        with self.local_context(fill_color=SHADE):
-            self.rect(MARGIN, top, CONTENT_WIDTH, 7, style="F")
-        self._font(10, bold=True, color=ACCENT)
-        self.set_xy(inner_x, top + 1)
-        self.cell(inner_width, 5, "Månadsfaktura / Monthly statement")
-        self._font(8.5, color=MUTED)
-        self.set_xy(inner_x, top + 1)
-        self.cell(inner_width, 5, statement.month, align="R")
-        self.set_y(top + 9)
+        top = self._box_heading("Månadsfaktura / Monthly statement", statement.month)
         rows = [
             _Row("Månad / Month", statement.month),
             _Row("Laddsessioner / Sessions", format_number(Decimal(statement.sessions))),
             _Row("Energi / Energy", f"{format_number(statement.energy_kwh, 0, 3)}{NBSP}kWh", bold=True),
             _Row("Specifikation", statement.specification_key.rsplit("/", 1)[-1]),
         ]
-        self._rows(inner_x, inner_width, rows, label_width=40)
-        bottom = self.get_y() + 2
-        self.set_draw_color(*RULE)
-        self.rect(MARGIN, top, CONTENT_WIDTH, bottom - top, style="D")
-        self.set_y(bottom + 6)
+        self._rows(MARGIN + 4, CONTENT_WIDTH - 8, rows, label_width=40)
+        self._box_frame(top)
 
     def _unit_prices(self, x: float, width: float, session: SessionFacts) -> None:
         version = (

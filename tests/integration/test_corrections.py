@@ -24,16 +24,16 @@ pytestmark = pytest.mark.integration
 CP = "LV-STHLM-02"  # 2.80 SEK/kWh + 25 % VAT at Nordvind's depot
 
 
-def run_workflow(handlers, context, session_id: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def run_workflow(handlers, context, session_id: str) -> dict:
     closed = handlers["finalize_session"].lambda_handler({"session_id": session_id}, context)
     priced = handlers["price_session"].lambda_handler(closed, context)
     ref = handlers["write_invoice"].lambda_handler(priced, context)
     handlers["mark_invoiced"].lambda_handler(ref, context)
-    return ref  # type: ignore[no-any-return]
+    return ref
 
 
 @pytest.fixture(scope="module")
-def billed_at_inferred_end(handlers, context, aws) -> tuple[str, dict]:  # type: ignore[type-arg]
+def billed_at_inferred_end(handlers, context, aws) -> tuple[str, dict]:
     # Given a session that went silent after 10 kWh: the reaper ends it there and it is invoiced
     start = {"connectorId": 2, "idTag": "RFID0002", "meterStart": 50_000, "timestamp": "2026-11-26T06:00:00Z"}
     handlers["ingest"].lambda_handler(

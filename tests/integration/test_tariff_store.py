@@ -12,7 +12,7 @@ from shared.models.ocpi import TariffError, parse_tariff
 pytestmark = pytest.mark.integration
 
 
-def tariff(tariff_id: str, last_updated: str, price: str):  # type: ignore[no-untyped-def]
+def tariff(tariff_id: str, last_updated: str, price: str):
     return parse_tariff(
         f'{{"id": "{tariff_id}", "currency": "SEK", "last_updated": "{last_updated}", '
         f'"elements": [{{"price_components": [{{"type": "ENERGY", "price": {price}, "vat": 25, "step_size": 1}}]}}]}}'

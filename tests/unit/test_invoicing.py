@@ -64,7 +64,7 @@ def facts(session: ClosedSession, registry: RegistryDocument) -> SessionFacts:
     )
 
 
-def invoice_of(session: ClosedSession, registry: RegistryDocument, tariff=None, samples=()):  # type: ignore[no-untyped-def]
+def invoice_of(session: ClosedSession, registry: RegistryDocument, tariff=None, samples=()):
     site = registry.sites[0]
     tariff = tariff or flat_as_ocpi(site, site.tariff)
     rated = rating.rate(
@@ -204,7 +204,7 @@ def test_billed_energy_is_the_trusted_energy_however_the_periods_measured_it():
     assert [p.volume(CdrDimensionType.ENERGY) for p in periods] == [Decimal("1.5"), Decimal("4.5")]
 
 
-def _period(kwh: int):  # type: ignore[no-untyped-def]
+def _period(kwh: int):
     from shared.models.ocpi import CdrDimension, ChargingPeriod
 
     return ChargingPeriod(

@@ -71,3 +71,37 @@ def test_the_specification_lists_sessions_in_the_order_they_ended():
         ]
     )
     assert [row.split(",")[0] for row in csv_text.splitlines()] == ["session_id", "A", "B"]
+
+
+def test_the_statement_pdf_says_which_month_how_many_sessions_and_where_the_specification_is():
+    import io
+    from datetime import date
+
+    from pypdf import PdfReader
+
+    from shared.domain import invoicing
+    from shared.domain.invoice_pdf import render_statement_pdf
+    from shared.models.billing_documents import StatementFacts
+    from shared.models.registry import RegistryDocument
+    from tests.unit.conftest import EXAMPLE_REGISTRY
+
+    registry = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
+    document = invoicing.build_statement(
+        number="LV-0000101", issue_date=date(2026, 11, 1), seller=registry.operator, buyer=registry.fleets[0],
+        month="2026-10", sessions=31, specification="LV-0000101.csv",
+        lines=[line(LineKind.ENERGY, "812.345", "2.80")], currency="SEK",
+    )  # fmt: skip
+    facts = StatementFacts(
+        fleet_id="nordvind", month="2026-10", sessions=31, energy_kwh=Decimal("812.345"),
+        specification_key="invoices/laddvakt-cpo/2026/10/LV-0000101.csv",
+    )  # fmt: skip
+    pdf = render_statement_pdf(document, facts)
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    for expected in ("Månadsfaktura / Monthly statement", "2026-10", "31", "LV-0000101.csv", "812,345"):
+        assert expected in text
+    assert render_statement_pdf(document, facts) == pdf  # the same document, the same bytes
+    # And the statement's period is the whole month
+    assert (document.period.start.isoformat(), document.period.end.isoformat()) == (
+        "2026-10-01",
+        "2026-10-31",
+    )

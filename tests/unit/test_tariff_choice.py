@@ -26,7 +26,7 @@ CHARGER = Charger(
 )
 
 
-def tariff(last_updated: str, price: str = "3.00"):  # type: ignore[no-untyped-def]
+def tariff(last_updated: str, price: str = "3.00"):
     return parse_tariff(
         f'{{"id": "t", "currency": "SEK", "last_updated": "{last_updated}", '
         f'"elements": [{{"price_components": [{{"type": "ENERGY", "price": {price}, "vat": 25, "step_size": 1}}]}}]}}'
