@@ -80,7 +80,9 @@ def test_the_active_session_shows_live_in_the_fleet_api(handlers, context, sessi
     # And the session says what it has cost so far, as its invoice will price it:
     # 24.5 kWh × 3.45 = 84.525 → 84.53 net, + 25 % VAT 21.13 = 105.66
     detail = json.loads(
-        handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "kusttaxi"), context)["body"]
+        handlers["fleet_api"].lambda_handler(api_event(f"/sessions/{session_id}", "kusttaxi"), context)[
+            "body"
+        ]
     )
     assert (detail["cost_so_far"], detail["currency"]) == ("105.66", "SEK")
 
