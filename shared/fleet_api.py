@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -19,7 +20,15 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from shared.domain.errors import LaddvaktError, NotFound, StorageUnavailable
 from shared.finance import BadCursor, FinanceQueries
 from shared.fleet import FleetQueries
-from shared.models.api import ChargerList, FleetStatus, InvoiceDownload, InvoicePage, Problem, SessionDetail
+from shared.models.api import (
+    ChargerList,
+    FleetStatus,
+    InvoiceDownload,
+    InvoicePage,
+    Problem,
+    SessionDetail,
+    Unauthorized,
+)
 from shared.topology import CLAIM_FLEET_ID, CLAIM_GROUPS
 
 FINANCE_ROLE = "finance"
@@ -29,12 +38,25 @@ API_VERSION = "0.1.0"
 PROBLEM_JSON = "application/problem+json"
 SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 _PROBLEM_RESPONSES: dict[int, OpenAPIResponse] = {
-    401: {"description": "No valid token (answered by the authorizer)"},
+    401: {
+        "description": "No valid token (answered by the authorizer, before the API)",
+        "content": {"application/json": {"model": Unauthorized}},
+    },
     403: {
         "description": "The token carries no fleet, or not the role the route needs",
         "content": {PROBLEM_JSON: {"model": Problem}},
     },
+    422: {
+        "description": "A path or query value that is not valid",
+        "content": {PROBLEM_JSON: {"model": Problem}},
+    },
 }
+
+
+def _ok(model: type, description: str) -> dict[int, OpenAPIResponse]:
+    """A route's 200 with its model: Powertools leaves it out of the document once a route names
+    any response of its own, and a fleet app needs it most."""
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 class FleetNotInToken(LaddvaktError):
@@ -84,7 +106,7 @@ def build_resolver(
         summary="Vehicles and chargers of the caller's fleet, now",
         description="Per vehicle: charging (with power, energy so far and SoC), plugged in, or idle. "
         "Per charger: connector states and faults.",
-        responses=_PROBLEM_RESPONSES,
+        responses={**_ok(FleetStatus, "The fleet now"), **_PROBLEM_RESPONSES},
         security=SECURITY,
         tags=["fleet"],
     )
@@ -95,6 +117,7 @@ def build_resolver(
         "/sessions/<session_id>",
         summary="One charging session of the caller's fleet",
         responses={
+            **_ok(SessionDetail, "The session, with its meter curve and cost so far"),
             **_PROBLEM_RESPONSES,
             404: {
                 "description": "No such session in this fleet",
@@ -112,7 +135,7 @@ def build_resolver(
     @app.get(
         "/chargers",
         summary="The caller's fleet's chargers with connector states",
-        responses=_PROBLEM_RESPONSES,
+        responses={**_ok(ChargerList, "The fleet's chargers"), **_PROBLEM_RESPONSES},
         security=SECURITY,
         tags=["chargers"],
     )
@@ -124,6 +147,7 @@ def build_resolver(
         summary="The caller's fleet's invoices and credit notes, by issue date (finance role)",
         description="Oldest first, a page at a time: pass `next_cursor` back as `cursor` for the next page.",
         responses={
+            **_ok(InvoicePage, "A page of the fleet's invoices"),
             **_PROBLEM_RESPONSES,
             400: {
                 "description": "A cursor this API did not return",
@@ -149,6 +173,7 @@ def build_resolver(
         "/invoices/<invoice_number>",
         summary="One invoice of the caller's fleet, with short-lived download links (finance role)",
         responses={
+            **_ok(InvoiceDownload, "The invoice and a download link per form"),
             **_PROBLEM_RESPONSES,
             404: {
                 "description": "No such invoice in this fleet",
@@ -162,6 +187,15 @@ def build_resolver(
         invoice_number: Annotated[str, Path(description="e.g. LV-0000042", max_length=40)],
     ) -> InvoiceDownload:
         return finance().invoice(finance_fleet(), invoice_number)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
+        # RFC 9457 like every other error, naming each field that is wrong and why.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+            for error in exc.errors()
+        )
+        return _problem(422, "Unprocessable Content", problems or "the request is not valid")
 
     @app.exception_handler(FleetNotInToken)
     def _no_fleet(exc: FleetNotInToken) -> Response[str]:

@@ -116,7 +116,24 @@ class LocalApiGateway:
                 )
                 self._answer(int(payload["statusCode"]), headers, data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            def _refuse(self) -> None:
+                # Methods a REST API's ANY method does not cover never reach the function.
+                self._answer(
+                    405,
+                    {
+                        "Content-Type": "application/json",
+                        "Allow": "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE",
+                    },
+                    b'{"message":"Method Not Allowed"}',
+                )
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, CONNECT, made-up ones) is refused, never a 501.
+                if name.startswith("do_"):
+                    return self._refuse
+                raise AttributeError(name)
 
         self.state_dir = state_dir
         self._server = ThreadingHTTPServer((host, port), Handler)

@@ -145,6 +145,12 @@ class InvoiceDownload(InvoiceSummary):
     expires_at: datetime = Field(description="When the links stop working (UTC)")
 
 
+class Unauthorized(BaseModel):
+    """What API Gateway's Cognito authorizer answers to a missing or invalid token."""
+
+    message: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
