@@ -5,14 +5,13 @@ it, so a session is never billed twice.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.functions import FunctionFactory
+from infra.workflows import lambda_step, standard_state_machine
 from shared.topology import Names
 
 # (state name, function key): the order is the workflow.
@@ -44,21 +43,7 @@ class BillingWorkflow(Construct):
         )
         tasks_by_name = {}
         for state_name, key in STEPS:
-            task = tasks.LambdaInvoke(
-                self,
-                state_name,
-                state_name=state_name,
-                lambda_function=self.functions[key],
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-            )
-            task.add_retry(
-                errors=["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                        "Lambda.TooManyRequestsException", "StorageUnavailable"],
-                interval=Duration.seconds(2),
-                backoff_rate=2,
-                max_attempts=4,
-            )  # fmt: skip
+            task = lambda_step(self, state_name, self.functions[key])
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
             tasks_by_name[state_name] = task
         finalize, price, write, mark = (tasks_by_name[name] for name, _ in STEPS)
@@ -72,20 +57,10 @@ class BillingWorkflow(Construct):
         )
         chain = finalize.next(trusted)
 
-        log_group = logs.LogGroup(
+        self.state_machine = standard_state_machine(
             self,
-            "logs",
-            log_group_name=f"/aws/vendedlogs/states/{names.billing_state_machine}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "state-machine",
-            state_machine_name=names.billing_state_machine,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            names.billing_state_machine,
+            chain,
             timeout=Duration.minutes(15),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            include_execution_data=True,
         )

@@ -5,16 +5,15 @@ writes one statement; and the schedule on the 1st that starts them.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.functions import FunctionFactory
+from infra.workflows import lambda_step, standard_state_machine
 from shared.topology import ENV_STATEMENT_STATE_MACHINE_ARN, STATEMENT_SCHEDULE, Names
 
 DAYS_STATE = "DaysOfTheMonth"
@@ -22,8 +21,6 @@ MAP_STATE = "SumEachDay"
 WRITE_STATE = "WriteStatement"
 # Days a month may have: a day with no sessions sums to nothing.
 DAYS = list(range(1, 32))
-_RETRIED = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-            "Lambda.TooManyRequestsException", "StorageUnavailable"]  # fmt: skip
 
 
 class MonthlyStatements(Construct):
@@ -42,11 +39,7 @@ class MonthlyStatements(Construct):
         days = sfn.Pass(
             self, DAYS_STATE, state_name=DAYS_STATE, result=sfn.Result.from_array(DAYS), result_path="$.days"
         )
-        sum_day = tasks.LambdaInvoke(
-            self, "SumDay", state_name="SumDay", lambda_function=self.day_function,
-            payload_response_only=True, retry_on_service_exceptions=False,
-        )  # fmt: skip
-        sum_day.add_retry(errors=_RETRIED, interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
+        sum_day = lambda_step(self, "SumDay", self.day_function)
         each_day = sfn.Map(
             self,
             MAP_STATE,
@@ -60,33 +53,19 @@ class MonthlyStatements(Construct):
             max_concurrency=8,
             result_path=sfn.JsonPath.DISCARD,
         ).item_processor(sum_day)
-        write = tasks.LambdaInvoke(
+        write = lambda_step(
             self,
             WRITE_STATE,
-            state_name=WRITE_STATE,
-            lambda_function=self.write_function,
-            payload=sfn.TaskInput.from_object({"fleet_id.$": "$.fleet_id", "month.$": "$.month"}),
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
+            self.write_function,
+            sfn.TaskInput.from_object({"fleet_id.$": "$.fleet_id", "month.$": "$.month"}),
         )
-        write.add_retry(errors=_RETRIED, interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
-        log_group = logs.LogGroup(
+        # Every event, without its data: a month's sums need no second copy in the logs.
+        self.state_machine = standard_state_machine(
             self,
-            "logs",
-            log_group_name=f"/aws/vendedlogs/states/{names.statement_state_machine}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "state-machine",
-            state_machine_name=names.statement_state_machine,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(days.next(each_day).next(write)),
+            names.statement_state_machine,
+            days.next(each_day).next(write),
             timeout=Duration.hours(2),
-            tracing_enabled=True,
-            # Every event, without its data: a month's sums need no second copy in the logs.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            include_execution_data=False,
         )
         self.start_function: lambda_.Function = functions.make(
             self,

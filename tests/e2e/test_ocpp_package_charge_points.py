@@ -59,7 +59,7 @@ class CallErrorsRaise:
     frame fails the test at the Call that was refused."""
 
     async def call(self, payload: Any, suppress: bool = False, **options: Any) -> Any:
-        return await super().call(payload, suppress=suppress, **options)  # type: ignore[misc]
+        return await super().call(payload, suppress=suppress, **options)  # the ChargePoint it is mixed into
 
 
 class Charger16(CallErrorsRaise, ChargePoint16):

@@ -96,7 +96,7 @@ def test_money_is_never_a_float() -> None:
         InvoiceLine(
             id="1",
             name="Energi",
-            quantity=41.234,  # type: ignore[arg-type]
+            quantity=41.234,  # a float on purpose: money and quantities must refuse it
             unit_code=Unit.KILOWATT_HOUR,
             net_price=Decimal("3.45"),
             vat_category=VatCategory.STANDARD,
