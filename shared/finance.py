@@ -3,25 +3,18 @@ short-lived download link (the documents themselves never pass through the API).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+from shared import cursors
 from shared.adapters.billing_table import INVOICE_PREFIX, BillingTable
 from shared.adapters.invoice_bucket import InvoiceBucket
-from shared.domain.errors import LaddvaktError
 from shared.models.api import InvoiceDownload, InvoicePage, InvoiceSummary
 from shared.models.invoices_index import InvoiceRecord
 from shared.settings import FleetApiSettings
 
 # Long enough to click, short enough that a forwarded link soon stops working.
 DOWNLOAD_LINK_SECONDS = 300
-
-
-class BadCursor(LaddvaktError):
-    """A page cursor that this API did not hand to this fleet."""
 
 
 def _now() -> datetime:
@@ -90,21 +83,13 @@ def _summary(record: InvoiceRecord) -> InvoiceSummary:
 
 
 def _encode_cursor(key: dict[str, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+    return cursors.encode(key)
 
 
 def _decode_cursor(cursor: str, fleet_id: str) -> dict[str, str]:
-    """A cursor is the last key of the previous page; it must be one of this fleet's keys, so a
-    crafted cursor can never start reading another fleet's invoices."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor("cursor is not one this API returned") from exc
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"pk", "sk"}
-        or key.get("pk") != f"FLEET#{fleet_id}"
-        or not str(key.get("sk")).startswith(INVOICE_PREFIX)
-    ):
-        raise BadCursor("cursor is not one this API returned for this fleet")
-    return key
+    """A cursor is the last key of the previous page; it must be one of this fleet's invoice keys."""
+    return cursors.decode(
+        cursor,
+        {"pk", "sk"},
+        lambda key: key["pk"] == f"FLEET#{fleet_id}" and key["sk"].startswith(INVOICE_PREFIX),
+    )

@@ -56,26 +56,39 @@ def published(topic: str) -> list[list[Any]]:
 
 
 def api_event(
-    path: str, fleet_id: str | None, *, groups: str = "fleet_manager", query: dict[str, str] | None = None
+    path: str,
+    fleet_id: str | None,
+    *,
+    groups: str = "fleet_manager",
+    query: dict[str, str] | None = None,
+    method: str = "GET",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """An API Gateway REST proxy event as the Cognito authorizer passes it on; a `body` that is
+    not a string is sent as JSON."""
     claims = {"sub": "user-1", "cognito:groups": groups}
     if fleet_id is not None:
         claims["custom:fleet_id"] = fleet_id
+    all_headers = {"Accept": "application/json", **(headers or {})}
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        all_headers.setdefault("Content-Type", "application/json")
     return {
         "resource": "/{proxy+}",
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"Accept": "application/json"},
-        "multiValueHeaders": {"Accept": ["application/json"]},
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
-        "body": None,
+        "body": body,
         "isBase64Encoded": False,
         "requestContext": {
             "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
+            "httpMethod": method,
             "path": f"/v1{path}",
             "stage": "v1",
             "requestId": "req-1",

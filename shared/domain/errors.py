@@ -55,3 +55,7 @@ class NotPriceable(LaddvaktError):
 
 class StorageUnavailable(LaddvaktError):
     """AWS refused or failed a call that may succeed on retry (throttling, 5xx)."""
+
+
+class Conflict(LaddvaktError):
+    """A change that contradicts what is stored: an id in use elsewhere, a record still referenced."""

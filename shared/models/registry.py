@@ -119,6 +119,8 @@ class Site(_Record):
     tariff_id: TariffId | None = None
     # Per-fleet overrides: the tariff a fleet was promised at this site.
     fleet_tariff_ids: dict[Identifier, TariffId] = {}
+    # What the site's grid connection allows (kW); the chargers' load together must stay under it.
+    grid_limit_kw: Annotated[Decimal, Field(gt=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _priced(self) -> Site:
@@ -140,7 +142,12 @@ class Charger(_Record):
     id: ChargePointId
     site_id: Identifier
     connectors: Annotated[int, Field(ge=1, le=32)] = 1
+    # Each connector's maximum power; `connector_max_power_kw` overrides it for single connectors
+    # (a 50 kW DC outlet beside 22 kW AC ones).
     max_power_kw: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("22")
+    connector_max_power_kw: dict[
+        Annotated[int, Field(ge=1, le=32)], Annotated[Decimal, Field(gt=0, le=1000)]
+    ] = {}
     ocpp_version: Literal["1.6", "2.0.1"] = "1.6"
     vendor: str = ""
     model: str = ""
@@ -149,6 +156,22 @@ class Charger(_Record):
     tariff_id: TariffId | None = None
     fleet_tariff_ids: dict[Identifier, TariffId] = {}
 
+    @model_validator(mode="after")
+    def _connectors_exist(self) -> Charger:
+        extra = sorted(c for c in self.connector_max_power_kw if c > self.connectors)
+        if extra:
+            raise ValueError(
+                f"charger {self.id!r}: connector_max_power_kw names connector(s) {extra} but it has "
+                f"{self.connectors}"
+            )
+        return self
+
+    def connector_power_kw(self, connector_id: int) -> Decimal:
+        """The most a connector can deliver (connector 0, the whole charger, is the largest)."""
+        if connector_id == 0:
+            return max([self.max_power_kw, *self.connector_max_power_kw.values()])
+        return self.connector_max_power_kw.get(connector_id, self.max_power_kw)
+
 
 class Vehicle(_Record):
     id: Identifier
@@ -156,12 +179,22 @@ class Vehicle(_Record):
     name: str = ""
     registration: str = ""
     battery_kwh: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
+    # What the car itself accepts: on AC its on-board charger, on DC its battery.
+    max_ac_kw: Annotated[Decimal, Field(gt=0, le=50)] | None = None
+    max_dc_kw: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
+    # Charged to this unless the fleet says otherwise for one session (charging needs).
+    default_target_soc_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(80)
+    # When the car usually leaves, in the site's local time ("07:30").
+    usual_departure: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = (
+        None
+    )
 
 
 class Driver(_Record):
     id: Identifier
     fleet_id: Identifier
     name: str = ""
+    email: str = ""
 
 
 class Token(_Record):

@@ -324,7 +324,7 @@ def test_a_long_session_keeps_every_sample_in_small_items(handlers, context, aws
         handlers["ingest"].lambda_handler(
             sqs_event(*frames[batch : batch + 10], charge_point_id="LV-STHLM-02"), context
         )
-    session = handlers["fleet_api"].queries._sessions.get(long_session)
+    session = handlers["fleet_api"].services.fleet._sessions.get(long_session)
     assert len(session.samples) == 301
     head = aws.table(aws.sessions_table).get_item(Key={"session_id": long_session, "sk": "SESSION"})["Item"]
     assert len(json.dumps(head, default=str)) < 2000, "the head item must not grow with the session"
@@ -345,7 +345,7 @@ def test_a_late_older_sample_is_kept_but_does_not_rewind_the_live_view(handlers,
     )
     stored = {
         s.timestamp.isoformat(): s.energy_wh
-        for s in handlers["fleet_api"].queries._sessions.samples(long_session)
+        for s in handlers["fleet_api"].services.fleet._sessions.samples(long_session)
     }
     assert stored["2026-11-23T06:20:00+00:00"] == Decimal(2600)
 
