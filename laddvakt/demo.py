@@ -275,7 +275,7 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
         t["gross"] += invoice.document.totals.tax_inclusive_total
     open_by_fleet: dict[str, int] = defaultdict(int)
     for fleet_id, status in result.fleet_status.items():
-        open_by_fleet[fleet_id] = sum(1 for v in status["vehicles"] if v["state"] != "idle")
+        open_by_fleet[fleet_id] = sum(1 for v in status["vehicles"] if v["state"] != "away")
     currency = result.invoices[0].document.currency if result.invoices else "SEK"
     for fleet_id, fleet in fleets.items():
         t = totals[fleet_id]
@@ -305,7 +305,7 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
         chargers = ", ".join(f"{n} {state}" for state, n in sorted(counts["chargers"].items()))
         print(f"  {fleets[fleet_id].name}: vehicles {vehicles}; chargers {chargers}")
         for vehicle in status["vehicles"]:
-            if vehicle["state"] != "idle":
+            if vehicle["state"] != "away":
                 print(
                     f"    {vehicle['vehicle_id']} ({vehicle['name']}) {vehicle['state']} at "
                     f"{vehicle['charge_point_id']}: {vehicle['power_kw']} kW, {vehicle['energy_kwh']} kWh so far, "

@@ -15,6 +15,7 @@ from shared.domain import energy as energy_model
 from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
 from shared.domain.tariff_choice import tariff_of
+from shared.domain.vehicle_state import vehicle_state
 from shared.models.api import (
     ChargerList,
     ChargerView,
@@ -30,8 +31,6 @@ from shared.models.registry import Charger
 from shared.models.sessions import Session
 from shared.settings import FleetApiSettings
 
-# Below this a plugged-in car is not really charging (trickle, balancing, a meter's noise).
-CHARGING_POWER_THRESHOLD_W = Decimal(100)
 _KILO = Decimal(1000)
 # 1.6 ChargePointStatus and 2.0.1 ConnectorStatus values that mean "in use, not charging".
 _OCCUPIED = {"Preparing", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
@@ -112,8 +111,15 @@ class FleetQueries:
     def status(self, fleet_id: str) -> FleetStatus:
         inventory = self._registry.fleet_inventory(fleet_id)
         active = {s.vehicle_id: s for s in self._sessions.active_for_fleet(fleet_id) if s.vehicle_id}
+        connector_status = {(c.charge_point_id, c.connector_id): c.status for c in inventory.connectors}
         vehicles = [
-            self._vehicle_status(v.id, v.name, active.get(v.id))
+            self._vehicle_status(
+                v.id,
+                v.name,
+                active.get(v.id),
+                v.default_target_soc_percent,
+                connector_status,
+            )
             for v in sorted(inventory.vehicles, key=lambda v: v.id)
         ]
         chargers = _charger_views(inventory)
@@ -129,15 +135,27 @@ class FleetQueries:
         )
 
     @staticmethod
-    def _vehicle_status(vehicle_id: str, name: str, session: Session | None) -> VehicleStatus:
+    def _vehicle_status(
+        vehicle_id: str,
+        name: str,
+        session: Session | None,
+        target_soc_percent: Decimal | None = None,
+        connector_status: dict[tuple[str, int], str] | None = None,
+    ) -> VehicleStatus:
+        state = vehicle_state(
+            session,
+            target_soc_percent=target_soc_percent,
+            connector_status=(connector_status or {}).get(
+                (session.charge_point_id, session.connector_id) if session else ("", 0)
+            ),
+        )
         if session is None:
-            return VehicleStatus(vehicle_id=vehicle_id, name=name, state="idle")
+            return VehicleStatus(vehicle_id=vehicle_id, name=name, state=state)
         power = session.latest_power_w
-        charging = power is not None and power >= CHARGING_POWER_THRESHOLD_W
         return VehicleStatus(
             vehicle_id=vehicle_id,
             name=name,
-            state="charging" if charging else "plugged_in",
+            state=state,
             session_id=session.session_id,
             charge_point_id=session.charge_point_id,
             connector_id=session.connector_id,

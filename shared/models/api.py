@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-VehicleState = Literal["charging", "plugged_in", "idle"]
+from shared.domain.vehicle_state import VehicleState
+
 ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "unknown"]
 
 
@@ -16,7 +17,8 @@ class VehicleStatus(BaseModel):
     vehicle_id: str
     name: str
     state: VehicleState = Field(
-        description="charging: drawing power; plugged_in: in a session, not drawing; idle: no session"
+        description="charging: drawing power; plugged_in: in a session, not drawing (waiting for power); "
+        "ready: charged to its target SoC, or the car stopped drawing after charging; away: in no session"
     )
     session_id: str | None = None
     charge_point_id: str | None = None
