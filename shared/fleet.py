@@ -15,19 +15,21 @@ from shared.domain import energy as energy_model
 from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
 from shared.domain.tariff_choice import tariff_of
-from shared.domain.vehicle_state import vehicle_state
+from shared.domain.vehicle_state import end_at_present_power, vehicle_state
 from shared.models.api import (
     ChargerList,
     ChargerView,
     ConnectorView,
     FleetStatus,
     MeterPoint,
+    SessionAtCharger,
     SessionDetail,
     StateCounts,
+    VehicleCounts,
     VehicleStatus,
 )
 from shared.models.ocpi import OcpiInputError
-from shared.models.registry import Charger
+from shared.models.registry import Charger, Vehicle
 from shared.models.sessions import Session
 from shared.settings import FleetApiSettings
 
@@ -96,6 +98,43 @@ def _charger_views(inventory: FleetInventory) -> list[ChargerView]:
     ]
 
 
+def _vehicle_status(vehicle: Vehicle, session: Session | None, connector_status: str | None) -> VehicleStatus:
+    target = vehicle.default_target_soc_percent
+    state = vehicle_state(session, target_soc_percent=target, connector_status=connector_status)
+    if session is None:
+        return VehicleStatus(vehicle_id=vehicle.id, name=vehicle.name, state=state, target_soc_percent=target)
+    return VehicleStatus(
+        vehicle_id=vehicle.id,
+        name=vehicle.name,
+        state=state,
+        session_id=session.session_id,
+        charge_point_id=session.charge_point_id,
+        connector_id=session.connector_id,
+        power_kw=_kilo(session.latest_power_w),
+        energy_kwh=_kilo(session.energy_so_far_wh),
+        soc_percent=session.latest_soc_percent,
+        since=session.started_at,
+        target_soc_percent=target,
+        estimated_end_at=end_at_present_power(
+            session, battery_kwh=vehicle.battery_kwh, target_soc_percent=target
+        ),
+    )
+
+
+def _session_at_charger(session: Session, connector_status: str | None) -> SessionAtCharger:
+    return SessionAtCharger(
+        session_id=session.session_id,
+        charge_point_id=session.charge_point_id,
+        connector_id=session.connector_id,
+        driver_id=session.driver_id,
+        state=vehicle_state(session, connector_status=connector_status),
+        power_kw=_kilo(session.latest_power_w),
+        energy_kwh=_kilo(session.energy_so_far_wh),
+        soc_percent=session.latest_soc_percent,
+        since=session.started_at,
+    )
+
+
 class FleetQueries:
     def __init__(
         self, registry: RegistryTable, sessions: SessionsTable, clock: Callable[[], datetime] = _now
@@ -108,61 +147,45 @@ class FleetQueries:
     def from_settings(cls, settings: FleetApiSettings) -> FleetQueries:
         return cls(RegistryTable(settings.registry_table), SessionsTable(settings.sessions_table))
 
-    def status(self, fleet_id: str) -> FleetStatus:
-        inventory = self._registry.fleet_inventory(fleet_id)
-        active = {s.vehicle_id: s for s in self._sessions.active_for_fleet(fleet_id) if s.vehicle_id}
-        connector_status = {(c.charge_point_id, c.connector_id): c.status for c in inventory.connectors}
-        vehicles = [
-            self._vehicle_status(
-                v.id,
-                v.name,
-                active.get(v.id),
-                v.default_target_soc_percent,
-                connector_status,
+    def status(self, fleet_id: str, *, include_away: bool = False) -> FleetStatus:
+        """The fleet now, read from what is active: the fleet's active sessions (a sparse index
+        holding only those) and its chargers' live items. Vehicle records (names, targets,
+        battery sizes) come from the registry's per-container cache, so a large fleet's vehicles
+        are not re-read on every call."""
+        chargers_now = self._registry.fleet_chargers(fleet_id)
+        active = self._sessions.active_for_fleet(fleet_id)
+        vehicles = self._registry.vehicle_directory(fleet_id)
+        connector_status = {(c.charge_point_id, c.connector_id): c.status for c in chargers_now.connectors}
+        at_charger: dict[str, VehicleStatus] = {}
+        others: list[SessionAtCharger] = []
+        for session in sorted(active, key=lambda s: s.started_at):
+            vehicle = vehicles.get(session.vehicle_id or "")
+            connector = connector_status.get((session.charge_point_id, session.connector_id))
+            if vehicle is None:
+                others.append(_session_at_charger(session, connector))
+            else:
+                # A vehicle in two sessions at once (a card reused): the newer one counts.
+                at_charger[vehicle.id] = _vehicle_status(vehicle, session, connector)
+        counts = VehicleCounts(away=len(vehicles) - len(at_charger))
+        for status in at_charger.values():
+            setattr(counts, status.state, getattr(counts, status.state) + 1)
+        listed = dict(at_charger)
+        if include_away:
+            listed.update(
+                {v.id: _vehicle_status(v, None, None) for v in vehicles.values() if v.id not in listed}
             )
-            for v in sorted(inventory.vehicles, key=lambda v: v.id)
-        ]
-        chargers = _charger_views(inventory)
+        chargers = _charger_views(chargers_now)
         return FleetStatus(
             fleet_id=fleet_id,
             generated_at=self._clock(),
             counts=StateCounts(
-                vehicles=dict(Counter(v.state for v in vehicles)),
+                vehicles=counts,
                 chargers=dict(Counter(c.state for c in chargers)),
+                active_sessions=len(active),
             ),
-            vehicles=vehicles,
+            vehicles=[listed[k] for k in sorted(listed)],
+            other_sessions=others,
             chargers=chargers,
-        )
-
-    @staticmethod
-    def _vehicle_status(
-        vehicle_id: str,
-        name: str,
-        session: Session | None,
-        target_soc_percent: Decimal | None = None,
-        connector_status: dict[tuple[str, int], str] | None = None,
-    ) -> VehicleStatus:
-        state = vehicle_state(
-            session,
-            target_soc_percent=target_soc_percent,
-            connector_status=(connector_status or {}).get(
-                (session.charge_point_id, session.connector_id) if session else ("", 0)
-            ),
-        )
-        if session is None:
-            return VehicleStatus(vehicle_id=vehicle_id, name=name, state=state)
-        power = session.latest_power_w
-        return VehicleStatus(
-            vehicle_id=vehicle_id,
-            name=name,
-            state=state,
-            session_id=session.session_id,
-            charge_point_id=session.charge_point_id,
-            connector_id=session.connector_id,
-            power_kw=_kilo(power),
-            energy_kwh=_kilo(session.energy_so_far_wh),
-            soc_percent=session.latest_soc_percent,
-            since=session.started_at,
         )
 
     def _cost_so_far(self, session: Session) -> tuple[Decimal | None, str | None]:

@@ -74,7 +74,7 @@ class Reaper:
         return report
 
     def _free_connectors(self, fleet_id: str) -> dict[tuple[str, int], datetime]:
-        inventory = self.registry.fleet_inventory(fleet_id)
+        inventory = self.registry.fleet_chargers(fleet_id)
         return {
             (c.charge_point_id, c.connector_id): datetime.fromisoformat(c.at)
             for c in inventory.connectors

@@ -27,6 +27,28 @@ class VehicleStatus(BaseModel):
     energy_kwh: Decimal | None = Field(default=None, description="Energy delivered in this session so far")
     soc_percent: Decimal | None = None
     since: datetime | None = Field(default=None, description="Session start (UTC)")
+    target_soc_percent: Decimal | None = Field(
+        default=None, description="What the vehicle is charged to (its default target SoC)"
+    )
+    estimated_end_at: datetime | None = Field(
+        default=None,
+        description="When it reaches its target SoC at the present power (UTC); absent unless it is "
+        "charging and both its SoC and battery size are known",
+    )
+
+
+class SessionAtCharger(BaseModel):
+    """An active session whose idTag names no vehicle (a driver's own card, a visitor)."""
+
+    session_id: str
+    charge_point_id: str
+    connector_id: int
+    driver_id: str | None = None
+    state: VehicleState
+    power_kw: Decimal | None = None
+    energy_kwh: Decimal | None = None
+    soc_percent: Decimal | None = None
+    since: datetime
 
 
 class ConnectorView(BaseModel):
@@ -50,16 +72,30 @@ class ChargerView(BaseModel):
     model: str | None = None
 
 
+class VehicleCounts(BaseModel):
+    charging: int = 0
+    plugged_in: int = 0
+    ready: int = 0
+    away: int = 0
+
+
 class StateCounts(BaseModel):
-    vehicles: dict[str, int]
-    chargers: dict[str, int]
+    vehicles: VehicleCounts = Field(description="Every vehicle of the fleet by state")
+    chargers: dict[str, int] = Field(description="Chargers by state")
+    active_sessions: int = Field(description="Sessions in progress, with or without a known vehicle")
 
 
 class FleetStatus(BaseModel):
     fleet_id: str
     generated_at: datetime
     counts: StateCounts
-    vehicles: list[VehicleStatus]
+    vehicles: list[VehicleStatus] = Field(
+        description="Vehicles at a charger now (charging, plugged in or ready), by id; every vehicle, "
+        "away ones too, with `include_away=true`"
+    )
+    other_sessions: list[SessionAtCharger] = Field(
+        default_factory=list, description="Active sessions whose idTag names no vehicle"
+    )
     chargers: list[ChargerView]
 
 
