@@ -904,11 +904,18 @@ def bench_statement(sessions: int = STATEMENT_SESSIONS) -> dict[str, Any]:
     }
 
 
+def bench_status() -> dict[str, Any]:
+    from laddvakt.bench_status import bench_fleet_status
+
+    return bench_fleet_status()
+
+
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "ingest": bench_ingest,
     "e2e": bench_end_to_end,
     "pricing": bench_pricing,
     "statement": bench_statement,
+    "status": bench_status,
 }
 # A backstop for a hang, not a budget: on 2 busy cores the ingest benchmark alone took 10 minutes.
 ISOLATED_TIMEOUT = 1800.0
@@ -927,6 +934,20 @@ def run_isolated(benchmark: Callable[..., dict[str, Any]], **options: Any) -> di
 
 
 def _summary(name: str, result: dict[str, Any]) -> str:
+    if name == "status":
+        rows = [
+            f"status: {s['active_sessions']:>4} active: p50/p95 {s['latency_p50_ms']}/{s['latency_p95_ms']} ms, "
+            f"{s['read_units_per_call']} read units per call, {s['response_kb']} KB"
+            for s in result["steps"]
+        ]
+        rows.append(
+            f"status: p50 vs the API's smallest read ({result['baseline_smallest_read_p50_ms']} ms) → ratio "
+            f"{result['ratio_p50_to_smallest_read']}; read units vs a scan of the fleet "
+            f"({result['baseline_scan_design_read_units']}) → ratio {result['ratio_read_units_to_scan_design']}; "
+            f"read units per added active session {result['read_units_per_added_active_session']} "
+            f"(goal: p95 under {result['goal_p95_ms']} ms)"
+        )
+        return "\n".join(rows)
     if name == "statement":
         return (
             f"statement: {result['sessions']} sessions billed in {result['statement_seconds']} s vs "

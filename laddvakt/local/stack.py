@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import paho.mqtt.client as mqtt
 
-from laddvakt.local import lambdas
+from laddvakt.local import fast_reads, lambdas
 from laddvakt.local.api_gateway import LocalApiGateway
 from laddvakt.local.auth import issue_token
 from laddvakt.local.broker import MqttBroker, wait_for_port
@@ -189,6 +189,7 @@ class LocalStack:
         default_user_config["lambda"] = {"use_docker": False}
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         lambdas.install(self.runner)
+        fast_reads.install()
         stack = self
         original_publish = IoTDataPlaneBackend.publish
 
