@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.domain import charger_health, invoicing, rating
 from shared.domain import energy as energy_model
-from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
 from shared.domain.tariff_choice import tariff_of
 from shared.domain.vehicle_state import vehicle_state
@@ -20,6 +20,7 @@ from shared.models.api import (
     ChargerList,
     ChargerView,
     ConnectorView,
+    FaultView,
     FleetStatus,
     MeterPoint,
     SessionDetail,
@@ -65,8 +66,13 @@ def charger_state(connectors: list[ConnectorState]) -> str:
 
 
 def _charger_view(
-    charger: Charger, connectors: list[ConnectorState], state: ChargerState | None
+    charger: Charger,
+    connectors: list[ConnectorState],
+    state: ChargerState | None,
+    now: datetime | None = None,
+    heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
 ) -> ChargerView:
+    last_seen = _time(state.last_seen_at) if state else None
     return ChargerView(
         charge_point_id=charger.id,
         site_id=charger.site_id,
@@ -75,9 +81,27 @@ def _charger_view(
         max_power_kw=charger.max_power_kw,
         connectors=[
             ConnectorView(
-                connector_id=c.connector_id, status=c.status, error_code=c.error_code, since=c.at, info=c.info
+                connector_id=c.connector_id,
+                status=c.status,
+                error_code=c.error_code,
+                since=c.at,
+                info=c.info,
+                vendor_error_code=c.vendor_error_code,
             )
             for c in sorted(connectors, key=lambda c: c.connector_id)
+        ],
+        online=charger_health.is_online(last_seen, now or _now(), heartbeat_interval_seconds),
+        last_seen_at=last_seen,
+        current_faults=[
+            FaultView(
+                connector_id=f.connector_id,
+                status=f.status,
+                error_code=f.error_code,
+                vendor_error_code=f.vendor_error_code,
+                info=f.info,
+                since=f.at,
+            )
+            for f in charger_health.current_faults(c.event() for c in connectors)
         ],
         last_heartbeat_at=_time(state.last_heartbeat_at) if state else None,
         last_boot_at=_time(state.last_boot_at) if state else None,
@@ -86,27 +110,42 @@ def _charger_view(
     )
 
 
-def _charger_views(inventory: FleetInventory) -> list[ChargerView]:
+def _charger_views(
+    inventory: FleetInventory,
+    now: datetime | None = None,
+    heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+) -> list[ChargerView]:
     by_charger: dict[str, list[ConnectorState]] = {}
     for connector in inventory.connectors:
         by_charger.setdefault(connector.charge_point_id, []).append(connector)
     return [
-        _charger_view(c, by_charger.get(c.id, []), inventory.charger_states.get(c.id))
+        _charger_view(
+            c, by_charger.get(c.id, []), inventory.charger_states.get(c.id), now, heartbeat_interval_seconds
+        )
         for c in sorted(inventory.chargers, key=lambda c: c.id)
     ]
 
 
 class FleetQueries:
     def __init__(
-        self, registry: RegistryTable, sessions: SessionsTable, clock: Callable[[], datetime] = _now
+        self,
+        registry: RegistryTable,
+        sessions: SessionsTable,
+        clock: Callable[[], datetime] = _now,
+        heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
     ) -> None:
         self._registry = registry
         self._sessions = sessions
         self._clock = clock
+        self._heartbeat_interval = heartbeat_interval_seconds
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> FleetQueries:
-        return cls(RegistryTable(settings.registry_table), SessionsTable(settings.sessions_table))
+        return cls(
+            RegistryTable(settings.registry_table),
+            SessionsTable(settings.sessions_table),
+            heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+        )
 
     def status(self, fleet_id: str) -> FleetStatus:
         inventory = self._registry.fleet_inventory(fleet_id)
@@ -188,7 +227,10 @@ class FleetQueries:
 
     def chargers(self, fleet_id: str) -> ChargerList:
         return ChargerList(
-            fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id))
+            fleet_id=fleet_id,
+            chargers=_charger_views(
+                self._registry.fleet_inventory(fleet_id), self._clock(), self._heartbeat_interval
+            ),
         )
 
     def session(self, fleet_id: str, session_id: str) -> SessionDetail:
