@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.domain import charger_health, invoicing, rating
 from shared.domain import energy as energy_model
-from shared.domain import invoicing, rating
 from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
 from shared.domain.tariff_choice import tariff_of
 from shared.domain.vehicle_state import end_at_present_power, vehicle_state
@@ -20,6 +20,7 @@ from shared.models.api import (
     ChargerList,
     ChargerView,
     ConnectorView,
+    FaultView,
     FleetStatus,
     MeterPoint,
     SessionAtCharger,
@@ -67,19 +68,45 @@ def charger_state(connectors: list[ConnectorState]) -> str:
 
 
 def _charger_view(
-    charger: Charger, connectors: list[ConnectorState], state: ChargerState | None
+    charger: Charger,
+    connectors: list[ConnectorState],
+    state: ChargerState | None,
+    now: datetime | None = None,
+    heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
 ) -> ChargerView:
+    last_seen = _time(state.last_seen_at) if state else None
+    online = charger_health.is_online(last_seen, now or _now(), heartbeat_interval_seconds)
+    # A charger that went silent is "offline" whatever its connectors said last: they may be stale.
+    shown = "offline" if last_seen is not None and not online else charger_state(connectors)
     return ChargerView(
         charge_point_id=charger.id,
         site_id=charger.site_id,
-        state=charger_state(connectors),  # type: ignore[arg-type]
+        state=shown,  # type: ignore[arg-type]
         ocpp_version=charger.ocpp_version,
         max_power_kw=charger.max_power_kw,
         connectors=[
             ConnectorView(
-                connector_id=c.connector_id, status=c.status, error_code=c.error_code, since=c.at, info=c.info
+                connector_id=c.connector_id,
+                status=c.status,
+                error_code=c.error_code,
+                since=c.at,
+                info=c.info,
+                vendor_error_code=c.vendor_error_code,
             )
             for c in sorted(connectors, key=lambda c: c.connector_id)
+        ],
+        online=online,
+        last_seen_at=last_seen,
+        current_faults=[
+            FaultView(
+                connector_id=f.connector_id,
+                status=f.status,
+                error_code=f.error_code,
+                vendor_error_code=f.vendor_error_code,
+                info=f.info,
+                since=f.at,
+            )
+            for f in charger_health.current_faults(c.event() for c in connectors)
         ],
         last_heartbeat_at=_time(state.last_heartbeat_at) if state else None,
         last_boot_at=_time(state.last_boot_at) if state else None,
@@ -88,12 +115,18 @@ def _charger_view(
     )
 
 
-def _charger_views(inventory: FleetInventory) -> list[ChargerView]:
+def _charger_views(
+    inventory: FleetInventory,
+    now: datetime | None = None,
+    heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+) -> list[ChargerView]:
     by_charger: dict[str, list[ConnectorState]] = {}
     for connector in inventory.connectors:
         by_charger.setdefault(connector.charge_point_id, []).append(connector)
     return [
-        _charger_view(c, by_charger.get(c.id, []), inventory.charger_states.get(c.id))
+        _charger_view(
+            c, by_charger.get(c.id, []), inventory.charger_states.get(c.id), now, heartbeat_interval_seconds
+        )
         for c in sorted(inventory.chargers, key=lambda c: c.id)
     ]
 
@@ -137,15 +170,24 @@ def _session_at_charger(session: Session, connector_status: str | None) -> Sessi
 
 class FleetQueries:
     def __init__(
-        self, registry: RegistryTable, sessions: SessionsTable, clock: Callable[[], datetime] = _now
+        self,
+        registry: RegistryTable,
+        sessions: SessionsTable,
+        clock: Callable[[], datetime] = _now,
+        heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
     ) -> None:
         self._registry = registry
         self._sessions = sessions
         self._clock = clock
+        self._heartbeat_interval = heartbeat_interval_seconds
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> FleetQueries:
-        return cls(RegistryTable(settings.registry_table), SessionsTable(settings.sessions_table))
+        return cls(
+            RegistryTable(settings.registry_table),
+            SessionsTable(settings.sessions_table),
+            heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+        )
 
     def status(self, fleet_id: str, *, include_away: bool = False) -> FleetStatus:
         """The fleet now, read from what is active: the fleet's active sessions (a sparse index
@@ -174,10 +216,11 @@ class FleetQueries:
             listed.update(
                 {v.id: _vehicle_status(v, None, None) for v in vehicles.values() if v.id not in listed}
             )
-        chargers = _charger_views(chargers_now)
+        now = self._clock()
+        chargers = _charger_views(chargers_now, now, self._heartbeat_interval)
         return FleetStatus(
             fleet_id=fleet_id,
-            generated_at=self._clock(),
+            generated_at=now,
             counts=StateCounts(
                 vehicles=counts,
                 chargers=dict(Counter(c.state for c in chargers)),
@@ -211,7 +254,10 @@ class FleetQueries:
 
     def chargers(self, fleet_id: str) -> ChargerList:
         return ChargerList(
-            fleet_id=fleet_id, chargers=_charger_views(self._registry.fleet_inventory(fleet_id))
+            fleet_id=fleet_id,
+            chargers=_charger_views(
+                self._registry.fleet_chargers(fleet_id), self._clock(), self._heartbeat_interval
+            ),
         )
 
     def session(self, fleet_id: str, session_id: str) -> SessionDetail:

@@ -90,9 +90,15 @@ class ReplayRegistry:
         return getattr(self._live, name)
 
     def record_boot(self, *args: Any) -> None:
-        pass  # a replay rebuilds sessions; the registry's live state stays as it is
+        pass  # a replay rebuilds sessions; the registry's live state and health history stay as they are
 
     def record_heartbeat(self, *args: Any) -> None:
+        pass
+
+    def record_seen(self, *args: Any) -> None:
+        pass
+
+    def record_outage(self, *args: Any) -> None:
         pass
 
     def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None:

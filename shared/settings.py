@@ -9,6 +9,11 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.domain.charger_health import DEFAULT_HEARTBEAT_INTERVAL_SECONDS
+
+# What BootNotification tells chargers, and what the fleet API judges them online by.
+HeartbeatInterval = Field(default=DEFAULT_HEARTBEAT_INTERVAL_SECONDS, ge=10, le=86_400)
+
 
 class _FunctionSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
@@ -22,7 +27,7 @@ class IngestSettings(_FunctionSettings):
     # The account's IoT data endpoint (https://…-ats.iot.<region>.amazonaws.com). Empty means
     # the SDK default, which the local stack points at moto.
     iot_data_endpoint: str = ""
-    heartbeat_interval_seconds: int = Field(default=300, ge=10, le=86_400)
+    heartbeat_interval_seconds: int = HeartbeatInterval
 
 
 class BillingSettings(_FunctionSettings):
@@ -56,3 +61,4 @@ class FleetApiSettings(_FunctionSettings):
     sessions_table: str
     billing_table: str
     invoice_bucket: str
+    heartbeat_interval_seconds: int = HeartbeatInterval

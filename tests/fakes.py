@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.domain.charger_health import Outage
 from shared.domain.errors import SessionNotFound, SessionStateConflict, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport, EventFacts, StopFacts
 from shared.models.ocpi import Tariff
@@ -29,6 +30,9 @@ class FakeRegistry:
     heartbeats: list[tuple[str, datetime]] = field(default_factory=list)
     statuses: list[ConnectorStatusReport] = field(default_factory=list)
     needs: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    last_seen: dict[str, datetime] = field(default_factory=dict)
+    seen_writes: list[tuple[str, datetime]] = field(default_factory=list)
+    outages: list[tuple[str, Outage]] = field(default_factory=list)
 
     def placement(self, charge_point_id: str) -> ChargerPlacement | None:
         for charger in self.document.chargers:
@@ -61,11 +65,29 @@ class FakeRegistry:
         self.counter += 1
         return self.counter
 
-    def record_boot(self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime) -> None:
-        self.boots.append((charge_point_id, details))
+    def _seen(self, charge_point_id: str, at: datetime) -> datetime | None:
+        previous = self.last_seen.get(charge_point_id)
+        if previous is None or previous <= at:
+            self.last_seen[charge_point_id] = at
+            return previous
+        return None
 
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+    def record_boot(
+        self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime
+    ) -> datetime | None:
+        self.boots.append((charge_point_id, details))
+        return self._seen(charge_point_id, at)
+
+    def record_heartbeat(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None:
         self.heartbeats.append((charge_point_id, at))
+        return self._seen(charge_point_id, at)
+
+    def record_seen(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None:
+        self.seen_writes.append((charge_point_id, at))
+        return self._seen(charge_point_id, at)
+
+    def record_outage(self, charge_point_id: str, outage: Outage) -> None:
+        self.outages.append((charge_point_id, outage))
 
     def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None:
         self.statuses.append(report)

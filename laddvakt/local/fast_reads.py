@@ -44,5 +44,5 @@ def install() -> None:
             return moto_execute(self, context)
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, encode_read(self.result)
 
-    DynamoResult.execute_result = execute_result
+    setattr(DynamoResult, "execute_result", execute_result)  # noqa: B010 (mypy: a method is assigned)
     _installed = True

@@ -12,6 +12,8 @@ things in one query):
 | CHARGER#{id}       | META             | FLEET#{f}    | CHARGER#{id}                    |
 | CHARGER#{id}       | STATE            | FLEET#{f}    | CHARGER#{id}#STATE              |
 | CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | CHARGER#{id}#CONNECTOR#{nnn}    |
+| CHARGER#{id}       | STATUS#{t}#{nnn} |              |                                 |
+| CHARGER#{id}       | OUTAGE#{t}       |              |                                 |
 | VEHICLE#{id}       | META             | FLEET#{f}    | VEHICLE#{id}                    |
 | DRIVER#{id}        | META             | FLEET#{f}    | DRIVER#{id}                     |
 | TOKEN#{idTag}      | META             | FLEET#{f}    | TOKEN#{idTag}                   |
@@ -23,7 +25,11 @@ as; versions are never overwritten, so a session can always be priced with the v
 started under.
 
 Each charger's live state is its own items, written only by that charger's frames: no item is
-written by every message of a fleet. Records are stored as their model's JSON form, so Decimals
+written by every message of a fleet. Its health history stays in its own partition and out of
+the fleet index (a fleet's query never reads history): `STATUS#{t}#{nnn}` is a connector's status
+change at the charger's time `t`, `OUTAGE#{t}` a gap in contact that a frame ended at our time
+`t` (its `start` is the last frame before it). Times in keys are UTC with microseconds, so keys
+sort by time. Records are stored as their model's JSON form, so Decimals
 keep their exact text.
 """
 
@@ -33,7 +39,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +47,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
+from shared.domain.charger_health import Outage, StatusEvent
 from shared.domain.errors import PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
@@ -70,16 +77,30 @@ class ConnectorState:
     error_code: str
     at: str
     info: str | None = None
+    vendor_error_code: str | None = None
+
+    def event(self) -> StatusEvent:
+        return StatusEvent(
+            int(self.connector_id),
+            self.status,
+            self.error_code,
+            datetime.fromisoformat(self.at),
+            self.info,
+            self.vendor_error_code,
+        )
 
 
 @dataclass(frozen=True)
 class ChargerState:
     charge_point_id: str
-    last_heartbeat_at: str | None
-    last_boot_at: str | None
-    vendor: str | None
-    model: str | None
-    firmware_version: str | None
+    last_heartbeat_at: str | None = None
+    last_boot_at: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    firmware_version: str | None = None
+    # Any frame of the charger's: boots, heartbeats and statuses always, others at most once a
+    # heartbeat interval per ingest container (see `CentralSystemBase.handle`).
+    last_seen_at: str | None = None
 
 
 @dataclass
@@ -139,6 +160,22 @@ def _inventory(items: Iterable[dict[str, Any]]) -> FleetInventory:
         elif kind == "driver":
             inventory.drivers.append(Driver.model_validate(record))
     return inventory
+
+
+def utc_key(at: datetime) -> str:
+    """A time as stored in keys and compared in conditions: UTC, fixed width, so text order is
+    time order whatever offset a charger reported in."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+# How far back the status before a period is looked for: each outlet's last change before it
+# is almost always among the charger's last few changes.
+_LOOKBACK_PAGE = 25
+_LOOKBACK_PAGES = 4
 
 
 class RegistryTable:
@@ -231,6 +268,80 @@ class RegistryTable:
         directory: dict[str, Vehicle] = self._cache.get(f"vehicles:{fleet_id}", load)
         return directory
 
+    # --- a charger's health --------------------------------------------------------------------
+
+    def charger_now(self, charge_point_id: str) -> tuple[ChargerState | None, list[ConnectorState]]:
+        """The charger's STATE item and its connectors now (its history is not read)."""
+        state = self._get(f"CHARGER#{charge_point_id}", "STATE")
+        connectors = [
+            ConnectorState(**_record(item))
+            for item in self._query_partition(
+                Key("pk").eq(f"CHARGER#{charge_point_id}") & Key("sk").begins_with("CONNECTOR#")
+            )
+        ]
+        return (ChargerState(**state) if state else None), connectors
+
+    def status_history(self, charge_point_id: str, start: datetime, end: datetime) -> list[StatusEvent]:
+        """Every connector status change in [start, end), and before them the last change of
+        each connector before `start` (looked for among the last 100 changes before it)."""
+        pk = Key("pk").eq(f"CHARGER#{charge_point_id}")
+        events = [
+            _status_event(item)
+            for item in self._query_partition(
+                pk & Key("sk").between(f"STATUS#{utc_key(start)}", f"STATUS#{utc_key(end)}")
+            )
+            if item["at"] < utc_key(end)
+        ]
+        before: dict[int, StatusEvent] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": pk & Key("sk").between("STATUS#", f"STATUS#{utc_key(start)}"),
+            "ScanIndexForward": False,
+            "Limit": _LOOKBACK_PAGE,
+        }
+        for _ in range(_LOOKBACK_PAGES):
+            with aws_errors(f"read the status history of {charge_point_id}"):
+                page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                if item["at"] < utc_key(start):
+                    event = _status_event(item)
+                    before.setdefault(event.connector_id, event)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [*before.values(), *events]
+
+    def outages(self, charge_point_id: str, start: datetime, end: datetime) -> list[Outage]:
+        """Outages overlapping [start, end). Keyed by their end, they never overlap one another, so
+        reading stops at the first that ends after the period."""
+        found: list[Outage] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"CHARGER#{charge_point_id}")
+            & Key("sk").between(f"OUTAGE#{utc_key(start)}", "OUTAGE#~"),
+            "Limit": 50,
+        }
+        while True:
+            with aws_errors(f"read the outages of {charge_point_id}"):
+                page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                outage = Outage(datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"]))
+                if outage.start < end:
+                    found.append(outage)
+                if outage.end >= end:
+                    return found
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _query_partition(self, condition: Any) -> Iterable[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        while True:
+            with aws_errors("read a charger's items"):
+                page = self._table.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _query_fleet(self, fleet_id: str, prefix: str | None = None) -> Iterable[dict[str, Any]]:
         condition = Key("gsi1pk").eq(f"FLEET#{fleet_id}")
         if prefix is not None:
@@ -257,34 +368,78 @@ class RegistryTable:
             )
         return int(result["Attributes"]["value"])
 
-    def record_boot(self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime) -> None:
-        with aws_errors(f"record boot of {charge_point_id}"):
-            self._table.update_item(
-                Key={"pk": f"CHARGER#{charge_point_id}", "sk": "STATE"},
-                UpdateExpression=(
-                    "SET gsi1pk = :g, gsi1sk = :s, kind = :k, charge_point_id = :cp, last_boot_at = :at, "
-                    "vendor = :vendor, model = :model, firmware_version = :fw, "
-                    "last_heartbeat_at = if_not_exists(last_heartbeat_at, :null)"
-                ),
-                ExpressionAttributeValues={
-                    ":g": f"FLEET#{fleet_id}",
-                    ":s": f"CHARGER#{charge_point_id}#STATE",
-                    ":k": "charger_state",
-                    ":cp": charge_point_id,
-                    ":at": at.isoformat(),
-                    ":vendor": details.get("chargePointVendor"),
-                    ":model": details.get("chargePointModel"),
-                    ":fw": details.get("firmwareVersion"),
-                    ":null": None,
-                },
-            )
+    def _update_state(
+        self, charge_point_id: str, fleet_id: str, at: datetime, sets: str, values: dict[str, Any]
+    ) -> datetime | None:
+        """One write to the charger's STATE item: `sets`, and `last_seen_at` moved forward to `at`.
+        Returns the `last_seen_at` it replaced (None the first time, or when a newer frame was
+        recorded first: then only `sets` are written, in a second request)."""
+        base = "SET gsi1pk = :g, gsi1sk = :s, kind = :k, charge_point_id = :cp"
+        values = {
+            **values,
+            ":g": f"FLEET#{fleet_id}",
+            ":s": f"CHARGER#{charge_point_id}#STATE",
+            ":k": "charger_state",
+            ":cp": charge_point_id,
+        }
+        key = {"pk": f"CHARGER#{charge_point_id}", "sk": "STATE"}
+        with aws_errors(f"record a frame of {charge_point_id}"):
+            try:
+                result = self._table.update_item(
+                    Key=key,
+                    UpdateExpression=f"{base}, last_seen_at = :seen{sets}",
+                    ConditionExpression="attribute_not_exists(last_seen_at) OR last_seen_at <= :seen",
+                    ExpressionAttributeValues={**values, ":seen": utc_key(at)},
+                    ReturnValues="UPDATED_OLD",
+                )
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+                if sets:
+                    self._table.update_item(
+                        Key=key, UpdateExpression=f"{base}{sets}", ExpressionAttributeValues=values
+                    )
+                return None
+        previous = result.get("Attributes", {}).get("last_seen_at")
+        return datetime.fromisoformat(previous) if previous else None
 
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
-        with aws_errors(f"record heartbeat of {charge_point_id}"):
-            self._table.update_item(
-                Key={"pk": f"CHARGER#{charge_point_id}", "sk": "STATE"},
-                UpdateExpression="SET last_heartbeat_at = :at",
-                ExpressionAttributeValues={":at": at.isoformat()},
+    def record_boot(
+        self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime
+    ) -> datetime | None:
+        return self._update_state(
+            charge_point_id,
+            fleet_id,
+            at,
+            ", last_boot_at = :at, vendor = :vendor, model = :model, firmware_version = :fw, "
+            "last_heartbeat_at = if_not_exists(last_heartbeat_at, :null)",
+            {
+                ":at": at.isoformat(),
+                ":vendor": details.get("chargePointVendor"),
+                ":model": details.get("chargePointModel"),
+                ":fw": details.get("firmwareVersion"),
+                ":null": None,
+            },
+        )
+
+    def record_heartbeat(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None:
+        return self._update_state(
+            charge_point_id, fleet_id, at, ", last_heartbeat_at = :at", {":at": at.isoformat()}
+        )
+
+    def record_seen(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None:
+        return self._update_state(charge_point_id, fleet_id, at, "", {})
+
+    def record_outage(self, charge_point_id: str, outage: Outage) -> None:
+        """Keyed by its end: the frame that ended it. The same outage twice is the same item."""
+        with aws_errors(f"record an outage of {charge_point_id}"):
+            self._table.put_item(
+                Item={
+                    "pk": f"CHARGER#{charge_point_id}",
+                    "sk": f"OUTAGE#{utc_key(outage.end)}",
+                    "kind": "outage",
+                    "start": utc_key(outage.start),
+                    "end": utc_key(outage.end),
+                }
             )
 
     def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None:
@@ -299,21 +454,41 @@ class RegistryTable:
             "connector_id": report.connector_id,
             "status": report.status,
             "error_code": report.error_code,
-            "at": report.at.isoformat(),
+            "at": utc_key(report.at),
             "info": report.info,
+            "vendor_error_code": report.vendor_error_code,
         }
         with aws_errors(f"record status of {report.charge_point_id}/{report.connector_id}"):
             try:
-                # A status older than the stored one (a replayed or delayed frame) changes nothing.
-                self._table.put_item(
+                # A status older than the stored one (a replayed or delayed frame) does not change
+                # the connector's state now, but it is history: it is kept below.
+                old = self._table.put_item(
                     Item=item,
                     ConditionExpression="attribute_not_exists(#at) OR #at <= :at",
                     ExpressionAttributeNames={"#at": "at"},
                     ExpressionAttributeValues={":at": item["at"]},
+                    ReturnValues="ALL_OLD",
+                ).get("Attributes")
+                changed = old is None or (old.get("status"), old.get("error_code")) != (
+                    report.status,
+                    report.error_code,
                 )
             except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
+                if not _condition_failed(exc):
                     raise
+                changed = True
+            if changed:
+                # Keyed by the charger's time and connector: a repeated frame rewrites the same item.
+                self._table.put_item(
+                    Item={
+                        "pk": item["pk"],
+                        "sk": f"STATUS#{item['at']}#{report.connector_id:03d}",
+                        "kind": "connector_status",
+                        **{k: item[k] for k in ("connector_id", "status", "error_code", "at")},
+                        "info": report.info,
+                        "vendor_error_code": report.vendor_error_code,
+                    }
+                )
 
     def record_charging_needs(
         self, charge_point_id: str, evse_id: int, needs: dict[str, Any], at: datetime
@@ -425,6 +600,17 @@ class RegistryTable:
             "drivers": len(document.drivers),
             "tokens": len(document.tokens),
         }
+
+
+def _status_event(item: dict[str, Any]) -> StatusEvent:
+    return StatusEvent(
+        connector_id=int(item["connector_id"]),
+        status=item["status"],
+        error_code=item["error_code"],
+        at=datetime.fromisoformat(item["at"]),
+        info=item.get("info"),
+        vendor_error_code=item.get("vendor_error_code"),
+    )
 
 
 def _item(

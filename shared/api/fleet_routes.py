@@ -6,11 +6,18 @@ from collections.abc import Callable
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from shared.api.common import NOT_FOUND, READ_FLEET, READ_SESSIONS, SECURITY, caller, responses
 from shared.api.services import Services
-from shared.models.api import ChargerList, FleetStatus, SessionDetail
+from shared.charger_health import BadPeriod
+from shared.models.api import ChargerDetail, ChargerList, FleetStatus, SessionDetail
+
+_PERIOD_BOUND = (
+    "A date (YYYY-MM-DD, the site's local day; `to` includes that whole day) or a date-time with "
+    "its offset (2026-11-01T06:00:00Z)"
+)
 
 
 def routes(services: Callable[[], Services]) -> Router:
@@ -58,5 +65,35 @@ def routes(services: Callable[[], Services]) -> Router:
     )
     def list_chargers() -> ChargerList:
         return services().fleet.chargers(caller(router, READ_FLEET).fleet_id)
+
+    @router.get(
+        "/chargers/<charge_point_id>",
+        summary="One charger of the caller's fleet: connectors, online, faults, fault history and uptime",
+        description="Uptime is the share of the period the charger could charge: it is down while "
+        "offline (no frame for 2 × the heartbeat interval + 60 s), while connector 0 is Faulted or "
+        "Unavailable, or while every outlet is; occupied, charging and suspended count as up. "
+        "The period defaults to the last 30 days and may be at most 366 days.",
+        responses=responses(ChargerDetail, "The charger's health over the period", r404=NOT_FOUND),
+        security=SECURITY,
+        tags=["chargers"],
+    )
+    def get_charger(
+        charge_point_id: Annotated[str, Path(description="The charger's OCPP id", max_length=48)],
+        period_from: Annotated[
+            str | None,
+            Query(alias="from", max_length=40, description=f"Start of the period. {_PERIOD_BOUND}"),
+        ] = None,
+        period_to: Annotated[
+            str | None,
+            Query(alias="to", max_length=40, description=f"End of the period (default now). {_PERIOD_BOUND}"),
+        ] = None,
+    ) -> ChargerDetail:
+        fleet_id = caller(router, READ_FLEET).fleet_id
+        try:
+            return services().health.charger(fleet_id, charge_point_id, period_from, period_to)
+        except BadPeriod as exc:
+            raise RequestValidationError(
+                [{"loc": ("query", exc.field), "msg": str(exc), "type": "value_error"}]
+            ) from exc
 
     return router

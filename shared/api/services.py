@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.charger_health import ChargerHealthQueries
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
 from shared.settings import FleetApiSettings
@@ -13,10 +14,12 @@ from shared.settings import FleetApiSettings
 class Services:
     fleet: FleetQueries
     finance: FinanceQueries
+    health: ChargerHealthQueries
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
         return cls(
             fleet=FleetQueries.from_settings(settings),
             finance=FinanceQueries.from_settings(settings),
+            health=ChargerHealthQueries.from_settings(settings),
         )

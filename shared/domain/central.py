@@ -9,10 +9,10 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from shared.domain import energy
+from shared.domain import charger_health, energy
 from shared.domain import ocpp_framing as framing
 from shared.domain.ports import BillingWorkflowPort, RegistryPort, SessionsPort
 from shared.models.registry import ChargerPlacement
@@ -46,6 +46,10 @@ class CentralSystemBase(ABC):
     VERSION: ClassVar[framing.OcppVersion]
     # Actions that only need an acknowledgement; they are still schema-checked.
     ACKNOWLEDGED: ClassVar[frozenset[str]] = frozenset()
+    # Actions whose handler writes the charger's state, and its last-seen time with it, anyway.
+    SEEN_BY_HANDLER: ClassVar[frozenset[str]] = frozenset(
+        {"BootNotification", "Heartbeat", "StatusNotification"}
+    )
 
     def __init__(
         self,
@@ -62,6 +66,8 @@ class CentralSystemBase(ABC):
         self._heartbeat_interval = heartbeat_interval_seconds
         self._clock = clock
         self._handlers: dict[str, Handler] = self.handlers()
+        # When this container last wrote each charger's last-seen time.
+        self._seen_written: dict[str, datetime] = {}
 
     @abstractmethod
     def handlers(self) -> dict[str, Handler]:
@@ -111,6 +117,8 @@ class CentralSystemBase(ABC):
                 ),
                 frame.action,
             )
+        if frame.action not in self.SEEN_BY_HANDLER:
+            self._seen_in_passing(placement)
         if frame.action in self.ACKNOWLEDGED:
             return self.result(frame.action, frame.message_id, {})
         handler = self._handlers.get(frame.action)
@@ -122,6 +130,30 @@ class CentralSystemBase(ABC):
                 frame.action,
             )
         return handler(frame.message_id, placement, frame.payload)
+
+    def seen(self, charge_point_id: str, previous: datetime | None, now: datetime) -> None:
+        """A frame arriving `now` replaced the charger's last-seen time `previous`: if the charger
+        was silent too long in between, that gap is an outage."""
+        self._seen_written[charge_point_id] = now
+        outage = charger_health.outage_between(previous, now, self._heartbeat_interval)
+        if outage is not None:
+            self._registry.record_outage(charge_point_id, outage)
+
+    def _seen_in_passing(self, placement: ChargerPlacement) -> None:
+        """Any other frame proves the charger is there too (OCPP's heartbeat interval is one of
+        *inactivity*: a busy charger may send no heartbeats). Writing that on every meter frame
+        would double their writes, so each container writes it at most once a heartbeat
+        interval per charger: the stored time is then never more than one interval behind, well
+        inside the 2 intervals + grace after which a charger counts as offline."""
+        now = self._clock()
+        charge_point_id = placement.charger.id
+        written = self._seen_written.get(charge_point_id)
+        if written is not None and timedelta(0) <= now - written < timedelta(
+            seconds=self._heartbeat_interval
+        ):
+            return
+        previous = self._registry.record_seen(charge_point_id, placement.site.fleet_id, now)
+        self.seen(charge_point_id, previous, now)
 
     def result(
         self, action: str, message_id: str, payload: dict[str, Any], problem: str | None = None

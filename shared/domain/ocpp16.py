@@ -52,7 +52,11 @@ class CentralSystem16(CentralSystemBase):
                 {"status": "Rejected", "currentTime": iso(now), "interval": self._heartbeat_interval},
                 problem=f"BootNotification from unregistered charger {charge_point_id!r}",
             )
-        self._registry.record_boot(charge_point_id, placement.site.fleet_id, payload, now)
+        self.seen(
+            charge_point_id,
+            self._registry.record_boot(charge_point_id, placement.site.fleet_id, payload, now),
+            now,
+        )
         return self.result(
             "BootNotification",
             message_id,
@@ -61,7 +65,8 @@ class CentralSystem16(CentralSystemBase):
 
     def _heartbeat(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
         now = self._clock()
-        self._registry.record_heartbeat(placement.charger.id, now)
+        charge_point_id, fleet_id = placement.charger.id, placement.site.fleet_id
+        self.seen(charge_point_id, self._registry.record_heartbeat(charge_point_id, fleet_id, now), now)
         return self.result("Heartbeat", message_id, {"currentTime": iso(now)})
 
     def _status_notification(
@@ -76,6 +81,12 @@ class CentralSystem16(CentralSystemBase):
             at=at,
             info=payload.get("info"),
             vendor_error_code=payload.get("vendorErrorCode"),
+        )
+        now = self._clock()
+        self.seen(
+            report.charge_point_id,
+            self._registry.record_seen(report.charge_point_id, placement.site.fleet_id, now),
+            now,
         )
         self._registry.record_connector_status(report, placement.site.fleet_id)
         return self.result("StatusNotification", message_id, {})

@@ -67,7 +67,7 @@ class CentralSystem201(CentralSystemBase):
                 problem=f"BootNotification from unregistered charger {charge_point_id!r}",
             )
         station = payload["chargingStation"]
-        self._registry.record_boot(
+        previous = self._registry.record_boot(
             charge_point_id,
             placement.site.fleet_id,
             {
@@ -77,6 +77,7 @@ class CentralSystem201(CentralSystemBase):
             },
             now,
         )
+        self.seen(charge_point_id, previous, now)
         return self.result(
             "BootNotification",
             message_id,
@@ -85,13 +86,18 @@ class CentralSystem201(CentralSystemBase):
 
     def _heartbeat(self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]) -> Outcome:
         now = self._clock()
-        self._registry.record_heartbeat(placement.charger.id, now)
+        charge_point_id, fleet_id = placement.charger.id, placement.site.fleet_id
+        self.seen(charge_point_id, self._registry.record_heartbeat(charge_point_id, fleet_id, now), now)
         return self.result("Heartbeat", message_id, {"currentTime": iso(now)})
 
     def _status_notification(
         self, message_id: str, placement: ChargerPlacement, payload: dict[str, Any]
     ) -> Outcome:
         status = payload["connectorStatus"]
+        now = self._clock()
+        charge_point_id, fleet_id = placement.charger.id, placement.site.fleet_id
+        self.seen(charge_point_id, self._registry.record_seen(charge_point_id, fleet_id, now), now)
+        # `Faulted` and `Unavailable` EVSEs count as down for uptime (see charger_health).
         self._registry.record_connector_status(
             ConnectorStatusReport(
                 charge_point_id=placement.charger.id,

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from shared.domain.charger_health import Outage
 from shared.models.ocpi import Tariff
 from shared.models.registry import ChargerPlacement, Fleet, Operator, Site, TokenGrant
 from shared.models.sessions import MeterSample, Session
@@ -73,12 +74,20 @@ class RegistryPort(Protocol):
 
     def next_transaction_id(self) -> int: ...
 
+    # Boots, heartbeats and `record_seen` move the charger's last-seen time forward to `at`, in
+    # the same write, and return the one they replaced: a long gap before it is an outage.
     def record_boot(
         self, charge_point_id: str, fleet_id: str, details: dict[str, Any], at: datetime
-    ) -> None: ...
+    ) -> datetime | None: ...
 
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None: ...
+    def record_heartbeat(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None: ...
 
+    def record_seen(self, charge_point_id: str, fleet_id: str, at: datetime) -> datetime | None: ...
+
+    def record_outage(self, charge_point_id: str, outage: Outage) -> None: ...
+
+    # Keeps the connector's state now and, when the status or error code changed (or the report
+    # is older than the state now), appends it to the charger's status history.
     def record_connector_status(self, report: ConnectorStatusReport, fleet_id: str) -> None: ...
 
     def record_charging_needs(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.domain.vehicle_state import VehicleState
 
-ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "unknown"]
+ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "offline", "unknown"]
 
 
 class VehicleStatus(BaseModel):
@@ -57,6 +57,19 @@ class ConnectorView(BaseModel):
     error_code: str = Field(description="OCPP ChargePointErrorCode; NoError when healthy")
     since: datetime
     info: str | None = None
+    vendor_error_code: str | None = None
+
+
+class FaultView(BaseModel):
+    """A connector's fault now: status Faulted, or an error code other than NoError (OCPP 1.6
+    calls an error code with a working status a warning). 2.0.1 EVSEs report `Faulted`."""
+
+    connector_id: int = Field(description="0 is the whole charger; 2.0.1: the EVSE id")
+    status: str
+    error_code: str
+    vendor_error_code: str | None = None
+    info: str | None = None
+    since: datetime = Field(description="When the charger reported it (UTC)")
 
 
 class ChargerView(BaseModel):
@@ -70,6 +83,47 @@ class ChargerView(BaseModel):
     last_boot_at: datetime | None = None
     vendor: str | None = None
     model: str | None = None
+    online: bool = Field(
+        default=False,
+        description="Heard from (any frame) within 2 × the heartbeat interval + 60 s; false if never heard from",
+    )
+    last_seen_at: datetime | None = Field(
+        default=None, description="Its latest frame that Laddvakt noted (UTC)"
+    )
+    current_faults: list[FaultView] = []
+
+
+class FaultHistoryEntry(BaseModel):
+    """A run of one connector in a fault, error or unavailable state."""
+
+    connector_id: int
+    status: str
+    error_code: str
+    vendor_error_code: str | None = None
+    info: str | None = None
+    since: datetime
+    until: datetime | None = Field(description="When the connector reported otherwise; null while it lasts")
+    down: bool = Field(description="Faulted or Unavailable: the connector could not charge")
+
+
+class OutageView(BaseModel):
+    since: datetime = Field(description="The charger's last frame before the silence (UTC)")
+    until: datetime | None = Field(description="Its first frame after it; null while it is offline")
+
+
+class ChargerDetail(ChargerView):
+    period_from: datetime = Field(description="Start of the period the history and uptime cover (UTC)")
+    period_to: datetime = Field(description="End of the period (exclusive, UTC; never later than now)")
+    uptime_percent: Decimal | None = Field(
+        description="Share of the period the charger could charge, rounded down to 0.01. Down: "
+        "offline, connector 0 Faulted/Unavailable, or every outlet Faulted/Unavailable. "
+        "Null if the charger was never heard from."
+    )
+    downtime_seconds: int | None = Field(
+        description="The part of the period it was down; null if never heard from"
+    )
+    fault_history: list[FaultHistoryEntry] = Field(description="Runs overlapping the period, oldest first")
+    outages: list[OutageView] = Field(description="Offline spells overlapping the period, oldest first")
 
 
 class VehicleCounts(BaseModel):

@@ -34,6 +34,7 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/fleet/status",
         "/sessions/{session_id}",
         "/chargers",
+        "/chargers/{charge_point_id}",
         "/invoices",
         "/invoices/{invoice_number}",
     }
