@@ -34,6 +34,13 @@ class BillingSettings(_FunctionSettings):
     billing_table: str
 
 
+class RollupSettings(_FunctionSettings):
+    """The billing workflow's last step: a priced session into its fleet's daily rollups."""
+
+    sessions_table: str
+    analytics_table: str
+
+
 class StatementSettings(_FunctionSettings):
     """The schedule's Lambda that starts each month's statements."""
 
@@ -56,3 +63,4 @@ class FleetApiSettings(_FunctionSettings):
     sessions_table: str
     billing_table: str
     invoice_bucket: str
+    analytics_table: str

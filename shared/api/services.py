@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.analytics import AnalyticsQueries
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
 from shared.settings import FleetApiSettings
@@ -13,10 +14,12 @@ from shared.settings import FleetApiSettings
 class Services:
     fleet: FleetQueries
     finance: FinanceQueries
+    analytics: AnalyticsQueries
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
         return cls(
             fleet=FleetQueries.from_settings(settings),
             finance=FinanceQueries.from_settings(settings),
+            analytics=AnalyticsQueries.from_settings(settings),
         )

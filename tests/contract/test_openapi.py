@@ -36,4 +36,8 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/chargers",
         "/invoices",
         "/invoices/{invoice_number}",
+        "/analytics/energy",
+        "/analytics/utilisation",
+        "/analytics/site-load",
+        "/analytics/arrivals",
     }
