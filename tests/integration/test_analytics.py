@@ -7,11 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from shared.adapters.analytics_table import AnalyticsTable
 from shared.adapters.billing_workflow import BillingWorkflow
 from shared.adapters.sessions_table import SessionsTable
 from shared.operations import correct
@@ -285,3 +286,31 @@ def test_a_bad_period_or_option_is_a_422_problem(handlers, context, query):
 )
 def test_analytics_is_for_managers_finance_and_admins(handlers, context, groups, status):
     assert get(handlers, context, "/analytics/arrivals", groups=groups)[0] == status
+
+
+def test_a_session_of_many_days_is_written_in_parts_and_a_correction_clears_the_days_it_left(aws):
+    # Given a car left plugged in for 20 days: more days than one transaction holds
+    table = AnalyticsTable(aws.analytics_table)
+    first = date(2024, 6, 1)
+    long = {
+        first + timedelta(days=n): {("charger", "cp-long"): {"plugged_s": Decimal(86400)}} for n in range(20)
+    }
+    # When it is recorded, and recorded again
+    assert table.record("fleet-long", "cp-long:1", 0, long) == 20
+    assert table.record("fleet-long", "cp-long:1", 0, long) == 0
+    rows = table.days("fleet-long", "charger", first, first + timedelta(days=30))
+    assert [r.counters["plugged_s"] for r in rows] == [86400] * 20
+    # And when a correction says it ended after 3 days
+    short = {day: counters for day, counters in long.items() if day < first + timedelta(days=3)}
+    assert table.record("fleet-long", "cp-long:1", 1, short) == 17
+    # Then the 17 days it left hold nothing, and the old attempt cannot bring them back
+    rows = table.days("fleet-long", "charger", first, first + timedelta(days=30))
+    assert sum(r.counters["plugged_s"] for r in rows) == 3 * 86400
+    assert table.record("fleet-long", "cp-long:1", 0, long) == 0
+    assert (
+        sum(
+            r.counters["plugged_s"]
+            for r in table.days("fleet-long", "charger", first, first + timedelta(days=30))
+        )
+        == 3 * 86400
+    )
