@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from shared.adapters.analytics_table import AnalyticsTable
+from shared.adapters.analytics_table import AnalyticsTable, TooManyRollups
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import energy as energy_model
@@ -39,9 +40,14 @@ from shared.models.ocpi import CdrDimensionType, parse_cdr
 from shared.models.sessions import PricedSession
 from shared.settings import FleetApiSettings, RollupSettings
 
+# What one request may read and answer: a Lambda has 30 s and answers at most 6 MB, and a rollup
+# item takes some 30 µs to read and parse, a JSON row some 250 bytes.
+MAX_ITEMS = 200_000
+MAX_ROWS = 20_000
 HOURS = Decimal("0.001")
 SHARE = Decimal("0.0001")
 KW = Decimal("0.001")
+Row = TypeVar("Row", bound=BaseModel)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -124,7 +130,9 @@ class AnalyticsQueries:
         self, fleet_id: str, first: date, last: date, granularity: Granularity, group_by: EnergyGroup
     ) -> EnergyReport:
         sums: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for row in self._table.days(fleet_id, group_by, first, last):
+        # Months sum whole months' items; days and ISO weeks need the days themselves.
+        read = self._table.period if granularity == "month" else self._table.days
+        for row in read(fleet_id, group_by, first, last, max_items=MAX_ITEMS):
             period = rollups.period_start(row.day, granularity)
             for name, amount in row.counters.items():
                 sums[(period, row.key)][name] += amount
@@ -166,7 +174,7 @@ class AnalyticsQueries:
                 connectors.setdefault(site.id, 0)
                 site_of[site.id] = site.id
         totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for row in self._table.days(fleet_id, group_by, first, last):
+        for row in self._table.period(fleet_id, group_by, first, last, max_items=MAX_ITEMS):
             for name in ("plugged_s", "charging_s", "idle_s"):
                 totals[row.key][name] += row.counters.get(name, Decimal(0))
         rows = []
@@ -198,7 +206,8 @@ class AnalyticsQueries:
     def site_load(self, fleet_id: str, first: date, last: date) -> SiteLoadReport:
         sites = {s.id: s for s in self._registry.fleet_inventory(fleet_id).sites}
         rows = []
-        for row in sorted(self._table.days(fleet_id, "site", first, last), key=lambda r: (r.key, r.day)):
+        site_days = self._table.days(fleet_id, "site", first, last, max_items=MAX_ITEMS)
+        for row in sorted(site_days, key=lambda r: (r.key, r.day)):
             site = sites.get(row.key)
             peak = rollups.peak(row.counters)
             if peak is None and not row.counters.get("energy_wh"):
@@ -220,15 +229,13 @@ class AnalyticsQueries:
                     share_of_limit=_ratio(peak_kw, limit),
                 )
             )
-        return SiteLoadReport(fleet_id=fleet_id, from_date=first, to_date=last, rows=rows)
+        return SiteLoadReport(fleet_id=fleet_id, from_date=first, to_date=last, rows=_bounded(rows))
 
     def arrivals(self, fleet_id: str, first: date, last: date) -> ArrivalsReport:
         counts: dict[tuple[int, int, str], int] = defaultdict(int)
-        for row in self._table.days(fleet_id, "fleet", first, last):
-            weekday = row.day.isoweekday()
-            for name, amount in row.counters.items():
-                if len(name) == 3 and name[0] in "ad" and name[1:].isdigit():
-                    counts[(weekday, int(name[1:]), name[0])] += int(amount)
+        for row in self._table.period(fleet_id, "fleet", first, last, max_items=MAX_ITEMS):
+            for weekday, hour, kind, sessions in rollups.hour_counts(row.day, row.counters, month=row.month):
+                counts[(weekday, hour, kind)] += sessions
         rows = [
             ArrivalsRow(
                 weekday=weekday,
@@ -247,6 +254,14 @@ class AnalyticsQueries:
         begin = rollups.day_start(first, zone)
         end = min(rollups.day_start(last + timedelta(days=1), zone), self._clock())
         return max(rollups.seconds(end - begin), Decimal(0))
+
+
+def _bounded(rows: list[Row]) -> list[Row]:
+    if len(rows) > MAX_ROWS:
+        raise TooManyRollups(
+            f"the report has {len(rows)} rows, more than the {MAX_ROWS} one answer may carry"
+        )
+    return rows
 
 
 def _costs(counters: dict[str, Decimal]) -> list[Cost]:

@@ -4,12 +4,16 @@
 |--------------|------------------------------------|---------------------------------------------------|
 | `FLEET#{f}`  | `DAY#{dim}#{yyyy-mm-dd}#{key}`     | one local day of one fleet, vehicle, driver,       |
 |              |                                    | charger or site: counters (shared.domain.rollups)  |
+| `FLEET#{f}`  | `MONTH#{dim}#{yyyy-mm}#{key}`      | the month's days summed (no quarter hours; arrivals|
+|              |                                    | by weekday and hour), for reports over months      |
 | `FLEET#{f}`  | `CONTRIB#{session}#{yyyy-mm-dd}`   | what that session last added to that day, with its |
 |              |                                    | correction attempt and a revision number           |
 
 The dimension comes before the date, so a report grouped by vehicle reads only vehicle items: one
-Query between `DAY#vehicle#{from}` and `DAY#vehicle#{to}#~`. An unknown vehicle or driver is the
-empty key.
+Query between `DAY#vehicle#{from}` and `DAY#vehicle#{to}#~`. A report that needs no single days
+(sums over the period, months) reads the whole months of its period from the MONTH items and only
+the days at its edges from the DAY items: a year of a fleet's 1,000 chargers is 12,000 items, not
+365,000. An unknown vehicle or driver is the empty key.
 
 A session is recorded by adding (new − old) to the day items, and replacing its CONTRIB items, in
 one TransactWriteItems conditioned on the CONTRIB revisions just read: a retried step finds its
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,27 +36,35 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
-from shared.domain.errors import StorageUnavailable
-from shared.domain.rollups import Counters, delta
+from shared.domain.errors import LaddvaktError, StorageUnavailable
+from shared.domain.rollups import Counters, delta, month_counters, month_of
 
-# 5 day items and 1 CONTRIB item per day: 14 days stay well inside DynamoDB's 100 items.
-DAYS_PER_TRANSACTION = 14
+# 5 day items and 1 CONTRIB item per day, and 5 month items per month touched: 12 days (at most
+# two months) stay inside DynamoDB's 100 items per transaction.
+DAYS_PER_TRANSACTION = 12
 _ATTEMPTS = 10
 DAY_PREFIX = "DAY#"
+MONTH_PREFIX = "MONTH#"
 CONTRIB_PREFIX = "CONTRIB#"
 
 # A session's part of one day: (dimension, key) → counters.
 DayCounters = Mapping[tuple[str, str], Counters]
 
 
+class TooManyRollups(LaddvaktError):
+    """A report that would read more rollup items than one request may."""
+
+
 @dataclass(frozen=True)
 class RollupRow:
-    """One day item as read: its local day, dimension, key ("" when not known) and counters."""
+    """One day item (or, with `month`, one month item, `day` its 1st) as read: its dimension,
+    key ("" when not known) and counters."""
 
     day: date
     dimension: str
     key: str
     counters: dict[str, Decimal]
+    month: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,15 +114,26 @@ class AnalyticsTable:
         changes: list[tuple[date, _Stored | None, dict[tuple[str, str], Counters]]],
     ) -> int:
         transaction: list[dict[str, Any]] = []
+        months: dict[tuple[date, str, str], Counters] = {}
         touched = 0
         for day, old, new in changes:
             before = old.items if old else {}
             for dimension, key in sorted({*before, *new}):
                 added = delta(before.get((dimension, key), {}), new.get((dimension, key), {}))
                 if added:
-                    transaction.append({"Update": self._add(fleet_id, day, dimension, key, added)})
+                    transaction.append({"Update": self._add(fleet_id, day_key(dimension, day, key), added)})
                     touched += 1
+                    # A transaction may name an item once: the days' changes to a month are summed.
+                    month = months.setdefault((month_of(day), dimension, key), {})
+                    for name, amount in month_counters(day, added).items():
+                        month[name] = month.get(name, Decimal(0)) + amount
             transaction.append({"Put": self._contribution(fleet_id, session_id, day, attempt, old, new)})
+        for (month_start, dimension, key), added in sorted(months.items()):
+            nonzero = {name: amount for name, amount in added.items() if amount}
+            if nonzero:
+                transaction.append(
+                    {"Update": self._add(fleet_id, month_key(dimension, month_start, key), nonzero)}
+                )
         with aws_errors(f"record the rollups of {session_id}"):
             try:
                 self._table.meta.client.transact_write_items(TransactItems=transaction)
@@ -120,12 +143,12 @@ class AnalyticsTable:
                 raise
         return touched
 
-    def _add(self, fleet_id: str, day: date, dimension: str, key: str, added: Counters) -> dict[str, Any]:
+    def _add(self, fleet_id: str, sort_key: str, added: Counters) -> dict[str, Any]:
         names = {f"#c{i}": name for i, name in enumerate(added)}
         values = {f":c{i}": amount for i, amount in enumerate(added.values())}
         return {
             "TableName": self._name,
-            "Key": {"pk": _fleet(fleet_id), "sk": day_key(dimension, day, key)},
+            "Key": {"pk": _fleet(fleet_id), "sk": sort_key},
             "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True)),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -177,16 +200,55 @@ class AnalyticsTable:
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def days(self, fleet_id: str, dimension: str, first: date, last: date) -> list[RollupRow]:
+    def days(
+        self, fleet_id: str, dimension: str, first: date, last: date, *, max_items: int | None = None
+    ) -> list[RollupRow]:
         """Every day item of one dimension of the fleet from `first` to `last` (local days, both
         inclusive): one Query, read a page at a time."""
-        low = day_key(dimension, first, "")
-        high = day_key(dimension, last, "~")
+        return self._rows(fleet_id, DAY_PREFIX, dimension, first.isoformat(), last.isoformat(), max_items)
+
+    def period(
+        self, fleet_id: str, dimension: str, first: date, last: date, *, max_items: int | None = None
+    ) -> list[RollupRow]:
+        """The same counters as `days` sums to, read as the month items of the whole months in the
+        period and the day items of the days at its edges (at most three Queries)."""
+        whole = _whole_months(first, last)
+        if not whole:
+            return self.days(fleet_id, dimension, first, last, max_items=max_items)
+        budget = _Budget(max_items)
         rows = []
-        for item in self._query(Key("pk").eq(_fleet(fleet_id)) & Key("sk").between(low, high)):
-            _, _, day, key = item["sk"].split("#", 3)
+        if first < whole[0]:
+            rows += self._rows(fleet_id, DAY_PREFIX, dimension, first.isoformat(), _before(whole[0]), budget)
+        rows += self._rows(
+            fleet_id, MONTH_PREFIX, dimension, f"{whole[0]:%Y-%m}", f"{whole[-1]:%Y-%m}", budget, month=True
+        )
+        after = _next_month(whole[-1])
+        if after <= last:
+            rows += self._rows(fleet_id, DAY_PREFIX, dimension, after.isoformat(), last.isoformat(), budget)
+        return rows
+
+    def _rows(
+        self,
+        fleet_id: str,
+        prefix: str,
+        dimension: str,
+        low: str,
+        high: str,
+        limit: _Budget | int | None,
+        *,
+        month: bool = False,
+    ) -> list[RollupRow]:
+        budget = limit if isinstance(limit, _Budget) else _Budget(limit)
+        condition = Key("pk").eq(_fleet(fleet_id)) & Key("sk").between(
+            f"{prefix}{dimension}#{low}#", f"{prefix}{dimension}#{high}#~"
+        )
+        rows = []
+        for item in self._query(condition):
+            budget.spend()
+            _, _, when, key = item["sk"].split("#", 3)
+            day = date.fromisoformat(f"{when}-01" if month else when)
             counters = {n: Decimal(v) for n, v in item.items() if n not in ("pk", "sk")}
-            rows.append(RollupRow(date.fromisoformat(day), dimension, key, counters))
+            rows.append(RollupRow(day, dimension, key, counters, month))
         return rows
 
     def _query(self, condition: Any, *, consistent: bool = False) -> Iterator[dict[str, Any]]:
@@ -204,8 +266,43 @@ class _Raced(Exception):
     pass
 
 
+class _Budget:
+    """How many more items a request may read."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._left = limit
+
+    def spend(self) -> None:
+        if self._left is not None:
+            if self._left <= 0:
+                raise TooManyRollups("the period holds too many rollup items for one request")
+            self._left -= 1
+
+
 def day_key(dimension: str, day: date, key: str) -> str:
     return f"{DAY_PREFIX}{dimension}#{day.isoformat()}#{key}"
+
+
+def month_key(dimension: str, month: date, key: str) -> str:
+    return f"{MONTH_PREFIX}{dimension}#{month:%Y-%m}#{key}"
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _before(day: date) -> str:
+    return (day - timedelta(days=1)).isoformat()
+
+
+def _whole_months(first: date, last: date) -> list[date]:
+    """The 1sts of the months that lie entirely within `first`…`last`."""
+    months = []
+    month = first if first.day == 1 else _next_month(first)
+    while _next_month(month) - timedelta(days=1) <= last:
+        months.append(month)
+        month = _next_month(month)
+    return months
 
 
 def _fleet(fleet_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
+from shared.adapters.analytics_table import TooManyRollups
 from shared.analytics import to_csv
 from shared.api.common import PROBLEMS, READ_ANALYTICS, SECURITY, caller
 from shared.api.services import Services
@@ -63,12 +64,16 @@ def _range(first: date, last: date) -> None:
         _invalid("to", f"the period may span at most {MAX_DAYS} days")
 
 
-def _invalid(parameter: str, message: str) -> None:
+def _invalid(parameter: str, message: str) -> NoReturn:
     errors: list[Any] = [{"loc": ("query", parameter), "msg": message, "type": "value_error"}]
     raise RequestValidationError(errors)
 
 
-def _answer(report: BaseModel, form: ReportFormat) -> Response[str]:
+def _answer(build: Callable[[], BaseModel], form: ReportFormat) -> Response[str]:
+    try:
+        report = build()
+    except TooManyRollups as exc:
+        _invalid("from", f"{exc}: ask for a shorter period, or months instead of days")
     if form == "csv":
         return Response(status_code=200, content_type=CSV, body=to_csv(report))
     return Response(status_code=200, content_type="application/json", body=report.model_dump_json())
@@ -96,7 +101,9 @@ def routes(services: Callable[[], Services]) -> Router:
     ) -> Response[str]:
         fleet_id = caller(router, READ_ANALYTICS).fleet_id
         _range(first, last)
-        return _answer(services().analytics.energy(fleet_id, first, last, granularity, group_by), form)
+        return _answer(
+            lambda: services().analytics.energy(fleet_id, first, last, granularity, group_by), form
+        )
 
     @router.get(
         "/analytics/utilisation",
@@ -115,7 +122,7 @@ def routes(services: Callable[[], Services]) -> Router:
     ) -> Response[str]:
         fleet_id = caller(router, READ_ANALYTICS).fleet_id
         _range(first, last)
-        return _answer(services().analytics.utilisation(fleet_id, first, last, group_by), form)
+        return _answer(lambda: services().analytics.utilisation(fleet_id, first, last, group_by), form)
 
     @router.get(
         "/analytics/site-load",
@@ -128,7 +135,7 @@ def routes(services: Callable[[], Services]) -> Router:
     def site_load(first: First, last: Last, form: Format = "json") -> Response[str]:
         fleet_id = caller(router, READ_ANALYTICS).fleet_id
         _range(first, last)
-        return _answer(services().analytics.site_load(fleet_id, first, last), form)
+        return _answer(lambda: services().analytics.site_load(fleet_id, first, last), form)
 
     @router.get(
         "/analytics/arrivals",
@@ -142,6 +149,6 @@ def routes(services: Callable[[], Services]) -> Router:
     def arrivals(first: First, last: Last, form: Format = "json") -> Response[str]:
         fleet_id = caller(router, READ_ANALYTICS).fleet_id
         _range(first, last)
-        return _answer(services().analytics.arrivals(fleet_id, first, last), form)
+        return _answer(lambda: services().analytics.arrivals(fleet_id, first, last), form)
 
     return router

@@ -12,7 +12,7 @@ Every split gives its rounding remainder to one part, so the parts always sum to
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -206,6 +206,35 @@ def delta(old: Mapping[str, Decimal], new: Mapping[str, Decimal]) -> Counters:
     return {name: amount for name, amount in sorted(changes.items()) if amount}
 
 
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_counters(day: date, counters: Mapping[str, Decimal]) -> Counters:
+    """A day's counters as they add to its month's item: without the quarter hours (peaks are
+    per day), and with arrivals and departures by weekday and hour (`a1_07`: Mondays 07:00–08:00),
+    so a month still answers the weekday × hour table."""
+    monthly: Counters = {}
+    for name, amount in counters.items():
+        if _is_quarter(name):
+            continue
+        if _is_hour(name):
+            name = f"{name[0]}{day.isoweekday()}_{name[1:]}"
+        monthly[name] = monthly.get(name, ZERO) + amount
+    return monthly
+
+
+def hour_counts(
+    day: date, counters: Mapping[str, Decimal], *, month: bool
+) -> Iterator[tuple[int, int, str, int]]:
+    """(ISO weekday, local hour, "a" or "d", sessions) of a day item's or month item's counters."""
+    for name, amount in counters.items():
+        if not month and _is_hour(name):
+            yield day.isoweekday(), int(name[1:]), name[0], int(amount)
+        elif month and len(name) == 5 and name[0] in "ad" and name[2] == "_" and name[1].isdigit():
+            yield int(name[1]), int(name[3:]), name[0], int(amount)
+
+
 def peak(counters: Mapping[str, Decimal]) -> tuple[int, Decimal] | None:
     """A site day's busiest quarter hour (the earliest of equals) and its energy (Wh)."""
     quarters = [(int(name[1:]), wh) for name, wh in counters.items() if _is_quarter(name) and wh > 0]
@@ -230,6 +259,10 @@ def period_label(start: date, granularity: str) -> str:
     if granularity == "month":
         return f"{start:%Y-%m}"
     return start.isoformat()
+
+
+def _is_hour(name: str) -> bool:
+    return len(name) == 3 and name[0] in "ad" and name[1:].isdigit()
 
 
 def _is_quarter(name: str) -> bool:

@@ -208,11 +208,11 @@ def test_another_fleet_sees_none_of_it(handlers, context, billed):
 def test_a_retried_step_counts_the_session_once(handlers, context, billed):
     # Given the overnight session recorded once; When Step Functions retries the step
     state, first = billed["overnight"]
+    before = report(handlers, context, "/analytics/energy", group_by="vehicle")["rows"]
     again = handlers["record_rollups"].lambda_handler(state, context)
     # Then it changes nothing and the numbers stay as they were
     assert (first["days"], first["items_changed"], again["items_changed"]) == (2, 10, 0)
-    rows = report(handlers, context, "/analytics/energy", granularity="month")["rows"]
-    assert (rows[0]["energy_kwh"], rows[0]["sessions"]) == ("30.000", 2)
+    assert report(handlers, context, "/analytics/energy", group_by="vehicle")["rows"] == before
 
 
 def test_a_corrected_session_replaces_its_numbers(handlers, context, aws, billed):
@@ -303,9 +303,12 @@ def test_a_session_of_many_days_is_written_in_parts_and_a_correction_clears_the_
     # And when a correction says it ended after 3 days
     short = {day: counters for day, counters in long.items() if day < first + timedelta(days=3)}
     assert table.record("fleet-long", "cp-long:1", 1, short) == 17
-    # Then the 17 days it left hold nothing, and the old attempt cannot bring them back
+    # Then the 17 days it left hold nothing, June's month item says so too, and the old attempt
+    # cannot bring them back
     rows = table.days("fleet-long", "charger", first, first + timedelta(days=30))
     assert sum(r.counters["plugged_s"] for r in rows) == 3 * 86400
+    (june,) = table.period("fleet-long", "charger", first, date(2024, 6, 30))
+    assert (june.month, june.counters["plugged_s"]) == (True, 3 * 86400)
     assert table.record("fleet-long", "cp-long:1", 0, long) == 0
     assert (
         sum(
@@ -314,3 +317,40 @@ def test_a_session_of_many_days_is_written_in_parts_and_a_correction_clears_the_
         )
         == 3 * 86400
     )
+
+
+def test_whole_months_are_read_from_month_items_and_the_edges_from_days(aws, handlers, context, billed):
+    table = AnalyticsTable(aws.analytics_table)
+    # Given a period from mid-February to mid-April around March's sessions
+    rows = table.period("nordvind", "charger", date(2024, 2, 15), date(2024, 4, 15))
+    # Then March is one month item per charger, and the days at the edges are day items
+    assert {(r.month, r.day) for r in rows} == {(True, date(2024, 3, 1))}
+    by_charger = {r.key: r.counters for r in rows}
+    days = table.days("nordvind", "charger", date(2024, 3, 1), date(2024, 3, 31))
+    for key, counters in by_charger.items():
+        summed = {}
+        for row in (r for r in days if r.key == key):
+            for name, amount in row.counters.items():
+                summed[name] = summed.get(name, 0) + amount
+        assert {n: v for n, v in counters.items() if v} == {n: v for n, v in summed.items() if v}
+    # And a fleet app asking for those months gets March's days summed
+    month = report(
+        handlers,
+        context,
+        "/analytics/energy",
+        granularity="month",
+        **{"from": "2024-02-15", "to": "2024-04-15"},
+    )["rows"]
+    days = report(handlers, context, "/analytics/energy", granularity="day")["rows"]
+    assert [(r["period"], r["energy_kwh"], r["sessions"]) for r in month] == [
+        ("2024-03", str(sum(Decimal(r["energy_kwh"]) for r in days)), sum(r["sessions"] for r in days))
+    ]
+
+
+def test_a_report_too_large_for_one_answer_is_a_422_not_a_timeout(handlers, context, billed, monkeypatch):
+    import shared.analytics
+
+    monkeypatch.setattr(shared.analytics, "MAX_ITEMS", 2)
+    status, headers, body = get(handlers, context, "/analytics/energy", group_by="vehicle")
+    assert (status, headers["Content-Type"]) == (422, "application/problem+json")
+    assert "shorter period" in json.loads(body)["detail"]

@@ -12,7 +12,15 @@ from shared.adapters.analytics_table import RollupRow
 from shared.adapters.registry_table import FleetInventory
 from shared.analytics import AnalyticsQueries, to_csv
 from shared.domain.energy import Reading
-from shared.domain.rollups import SessionUsage, peak, period_label, period_start, split_by_day
+from shared.domain.rollups import (
+    SessionUsage,
+    hour_counts,
+    month_counters,
+    peak,
+    period_label,
+    period_start,
+    split_by_day,
+)
 from shared.models.registry import Charger, FlatTariff, Site
 
 FLAT = FlatTariff(energy_price_per_kwh=Decimal("2.80"), vat_rate_percent=Decimal(25))
@@ -121,9 +129,13 @@ class _Rollups:
         self.rows = rows
         self.asked: list[tuple[str, str, date, date]] = []
 
-    def days(self, fleet_id: str, dimension: str, first: date, last: date) -> list[RollupRow]:
+    def days(
+        self, fleet_id: str, dimension: str, first: date, last: date, *, max_items: int
+    ) -> list[RollupRow]:
         self.asked.append((fleet_id, dimension, first, last))
         return [r for r in self.rows if r.dimension == dimension and first <= r.day <= last]
+
+    period = days
 
 
 class _Registry:
@@ -184,3 +196,14 @@ def test_energy_csv_has_a_column_pair_per_currency():
         ["2026-01", "2026-01-01", "", "0.500", "1", "2", "2.5", "", ""],
         ["2026-01", "2026-01-01", "v1", "1.500", "1", "", "", "4.2", "5.25"],
     ]  # fmt: skip
+
+
+def test_a_month_item_keeps_arrivals_by_weekday_and_drops_the_quarter_hours():
+    # Given a Tuesday's fleet and site counters
+    tuesday = date(2026, 1, 13)
+    counters = {"energy_wh": Decimal(5), "a07": Decimal(2), "d17": Decimal(1), "q030": Decimal(5)}
+    monthly = month_counters(tuesday, counters)
+    assert monthly == {"energy_wh": Decimal(5), "a2_07": Decimal(2), "d2_17": Decimal(1)}
+    # Then a day item and its month item tell the same weekday × hour counts
+    assert sorted(hour_counts(tuesday, counters, month=False)) == [(2, 7, "a", 2), (2, 17, "d", 1)]
+    assert sorted(hour_counts(date(2026, 1, 1), monthly, month=True)) == [(2, 7, "a", 2), (2, 17, "d", 1)]
