@@ -32,12 +32,19 @@ from shared.models.analytics import (
 # A year and a bit: enough to compare a month with the same month last year, and a bound on how
 # many rollup items one request reads.
 MAX_DAYS = 400
+# The days a report may name (local clocks and calendars beyond these are not worth guessing).
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 CSV = "text/csv"
 
-First = Annotated[date, Query(alias="from", description="First local day (inclusive), e.g. 2026-11-01")]
+First = Annotated[
+    date, Query(alias="from", description="First local day (inclusive), e.g. 2026-11-01; from 2000-01-01")
+]
 Last = Annotated[
     date,
-    Query(alias="to", description=f"Last local day (inclusive); the period spans at most {MAX_DAYS} days"),
+    Query(
+        alias="to",
+        description=f"Last local day (inclusive), until 2099-12-31; the period spans at most {MAX_DAYS} days",
+    ),
 ]
 Format = Annotated[
     ReportFormat,
@@ -58,6 +65,9 @@ def _responses(model: type, description: str) -> dict[int, OpenAPIResponse]:
 
 
 def _range(first: date, last: date) -> None:
+    for parameter, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            _invalid(parameter, f"must be a day from {EARLIEST} to {LATEST}")
     if last < first:
         _invalid("to", "must not be before `from`")
     if (last - first).days + 1 > MAX_DAYS:

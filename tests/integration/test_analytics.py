@@ -271,6 +271,8 @@ def test_a_corrected_session_replaces_its_numbers(handlers, context, aws, billed
         {"from": "2024-03-01", "to": "2024-03-31", "granularity": "year"},
         {"from": "2024-03-01", "to": "2024-03-31", "format": "xml"},
         {"to": "2024-03-31"},
+        {"from": "9999-12-01", "to": "9999-12-31"},
+        {"from": "0001-01-01", "to": "0001-01-02"},
     ],
 )
 def test_a_bad_period_or_option_is_a_422_problem(handlers, context, query):
