@@ -194,7 +194,10 @@ class AnalyticsTable:
             for name, amounts in json.loads(item["items"]).items():
                 dimension, key = name.split("#", 1)
                 items[(dimension, key)] = {n: Decimal(v) for n, v in amounts.items()}
-            day = date.fromisoformat(item["sk"].removeprefix(prefix))
+            day_text = item["sk"].removeprefix(prefix)
+            if len(day_text) != len("yyyy-mm-dd"):
+                continue  # another session whose id starts with this one's and a `#`
+            day = date.fromisoformat(day_text)
             stored[day] = _Stored(int(item["attempt"]), int(item["revision"]), items)
         return stored
 

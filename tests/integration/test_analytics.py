@@ -356,3 +356,16 @@ def test_a_report_too_large_for_one_answer_is_a_422_not_a_timeout(handlers, cont
     status, headers, body = get(handlers, context, "/analytics/energy", group_by="vehicle")
     assert (status, headers["Content-Type"]) == (422, "application/problem+json")
     assert "shorter period" in json.loads(body)["detail"]
+
+
+def test_sessions_whose_ids_share_a_prefix_keep_their_own_contributions(aws):
+    # Given two 2.0.1 sessions whose charger-chosen transaction ids are `tx` and `tx#2`
+    table = AnalyticsTable(aws.analytics_table)
+    day = date(2024, 7, 1)
+    assert table.record("fleet-ids", "cp:tx#2", 0, {day: {("charger", "cp"): {"sessions": Decimal(1)}}}) == 1
+    # When the other one is recorded, and recorded again
+    assert table.record("fleet-ids", "cp:tx", 0, {day: {("charger", "cp"): {"sessions": Decimal(1)}}}) == 1
+    assert table.record("fleet-ids", "cp:tx", 0, {day: {("charger", "cp"): {"sessions": Decimal(1)}}}) == 0
+    # Then both count, once each
+    (row,) = table.days("fleet-ids", "charger", day, day)
+    assert row.counters["sessions"] == 2
