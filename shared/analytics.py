@@ -1,6 +1,7 @@
 """Fleet analytics: the billing workflow's last step adds each priced session to its fleet's daily
-rollups (`RollupRecorder`), and the fleet API answers every report from those rollups alone, one
-Query per report (`AnalyticsQueries`), never from the sessions' samples.
+rollups (`RollupRecorder`), and the fleet API answers every report from those rollups alone
+(`AnalyticsQueries`: one dimension's day items, or its month items and the edge days), never from
+the sessions' samples.
 """
 
 from __future__ import annotations

@@ -31,9 +31,6 @@ MONEY_QUANTUM = Decimal("0.0001")
 # What one rollup item counts, by attribute; costs are per currency (`net_SEK`, `gross_SEK`),
 # quarter hours of the site's local day `q000`…`q099` (Wh), arrivals `a00`…`a23` and departures
 # `d00`…`d23` (sessions, by local hour).
-DIMENSIONS = ("fleet", "vehicle", "driver", "charger", "site")
-COUNTERS = ("energy_wh", "sessions", "plugged_s", "charging_s", "idle_s")
-
 Counters = dict[str, Decimal]
 
 
