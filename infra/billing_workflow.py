@@ -1,6 +1,8 @@
-"""The close-and-invoice workflow: a Standard state machine of four Lambda steps, each step's
-output the next one's whole input. StopTransaction starts one execution per session, named after
-it, so a session is never billed twice.
+"""The close-and-invoice workflow: a Standard state machine of five Lambda steps, each step's
+output the next one's whole input, except that the priced session stays in the state past
+WriteInvoice and MarkInvoiced (under `invoice` and `invoiced`), so RecordRollups can add what was
+billed to the analytics. StopTransaction starts one execution per session, named after it, so a
+session is never billed twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ STEPS = (
     ("PriceSession", "price-session"),
     ("WriteInvoice", "write-invoice"),
     ("MarkInvoiced", "mark-invoiced"),
+    ("RecordRollups", "record-rollups"),
 )
+# Where a step reads and writes the state, when not the whole of it (see the module's docstring).
+_PATHS: dict[str, dict[str, str]] = {
+    "WriteInvoice": {"result_path": "$.invoice"},
+    "MarkInvoiced": {"input_path": "$.invoice", "result_path": "$.invoiced"},
+}
 FAILED_STATE = "CloseAndInvoiceFailed"
 HELD_CHOICE = "EnergyTrusted"
 
@@ -43,16 +51,26 @@ class BillingWorkflow(Construct):
         )
         tasks_by_name = {}
         for state_name, key in STEPS:
-            task = lambda_step(self, state_name, self.functions[key])
+            paths = _PATHS.get(state_name, {})
+            task = lambda_step(
+                self,
+                state_name,
+                self.functions[key],
+                input_path=paths.get("input_path"),
+                result_path=paths.get("result_path"),
+            )
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
             tasks_by_name[state_name] = task
-        finalize, price, write, mark = (tasks_by_name[name] for name, _ in STEPS)
+        finalize, price, write, mark, rollups = (tasks_by_name[name] for name, _ in STEPS)
         # A session whose energy cannot be trusted is held for an operator, not priced.
         trusted = (
             sfn.Choice(self, HELD_CHOICE, state_name=HELD_CHOICE)
             .when(sfn.Condition.is_not_null("$.held_reason"), sfn.Succeed(self, "Held", state_name="Held"))
             .otherwise(
-                price.next(write).next(mark).next(sfn.Succeed(self, "Invoiced", state_name="Invoiced"))
+                price.next(write)
+                .next(mark)
+                .next(rollups)
+                .next(sfn.Succeed(self, "Invoiced", state_name="Invoiced"))
             )
         )
         chain = finalize.next(trusted)

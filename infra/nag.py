@@ -42,6 +42,7 @@ def acknowledge(stack: LaddvaktStack) -> None:
         stack.billing.functions["price-session"]: ("registry", "sessions"),
         stack.billing.functions["write-invoice"]: ("registry",),
         stack.billing.functions["mark-invoiced"]: ("sessions",),
+        stack.billing.functions["record-rollups"]: ("sessions",),
         stack.statements.day_function: (),
         stack.statements.write_function: ("registry",),
         stack.statements.start_function: ("registry",),

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.analytics import AnalyticsStore
 from infra.auth import FleetAuth
 from infra.billing_workflow import BillingWorkflow
 from infra.fleet_api import FleetApi
@@ -21,6 +22,7 @@ from infra.sessions import SessionStore
 from infra.statements import MonthlyStatements
 from shared.domain.invoicing import INVOICE_PREFIX
 from shared.topology import (
+    ENV_ANALYTICS_TABLE,
     ENV_BILLING_STATE_MACHINE_ARN,
     ENV_BILLING_TABLE,
     ENV_INVOICE_BUCKET,
@@ -50,6 +52,7 @@ class LaddvaktStack(Stack):
         functions = FunctionFactory(names, code_asset(), layer)
         self.store = SessionStore(self, "SessionStore", names)
         self.invoices = InvoiceStore(self, "InvoiceStore", names)
+        self.analytics = AnalyticsStore(self, "Analytics", names)
 
         tables = {
             ENV_REGISTRY_TABLE: self.store.registry.table_name,
@@ -64,6 +67,7 @@ class LaddvaktStack(Stack):
                 **tables,
                 ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
                 ENV_BILLING_TABLE: self.invoices.billing_table.table_name,
+                ENV_ANALYTICS_TABLE: self.analytics.rollups.table_name,
             },
         )
         steps = self.billing.functions
@@ -74,6 +78,8 @@ class LaddvaktStack(Stack):
         self.invoices.bucket.grant_put(steps["write-invoice"])
         self.invoices.billing_table.grant_read_write_data(steps["write-invoice"])
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
+        self.store.sessions.grant_read_data(steps["record-rollups"])
+        self.analytics.rollups.grant_read_write_data(steps["record-rollups"])
 
         self.statements = MonthlyStatements(
             self,
@@ -134,9 +140,11 @@ class LaddvaktStack(Stack):
                 **tables,
                 ENV_BILLING_TABLE: self.invoices.billing_table.table_name,
                 ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
+                ENV_ANALYTICS_TABLE: self.analytics.rollups.table_name,
             },
         )
         self.store.registry.grant_read_data(self.fleet_function)
+        self.analytics.rollups.grant_read_data(self.fleet_function)
         self.store.sessions.grant_read_data(self.fleet_function)
         self.invoices.billing_table.grant_read_data(self.fleet_function)
         # Finance's download links are signed with this function's own credentials: it may read
@@ -175,6 +183,7 @@ class LaddvaktStack(Stack):
             "RegistryTableName": self.store.registry.table_name,
             "SessionsTableName": self.store.sessions.table_name,
             "BillingTableName": self.invoices.billing_table.table_name,
+            "AnalyticsTableName": self.analytics.rollups.table_name,
             "RejectedFramesTableName": self.store.rejected_frames.table_name,
             "IngestQueueUrl": self.ingest.queue.queue_url,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,

@@ -17,15 +17,24 @@ RETRIED = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkCl
 
 
 def lambda_step(
-    scope: Construct, state_name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None
+    scope: Construct,
+    state_name: str,
+    function: lambda_.IFunction,
+    payload: sfn.TaskInput | None = None,
+    *,
+    input_path: str | None = None,
+    result_path: str | None = None,
 ) -> tasks.LambdaInvoke:
-    """A step whose output is the function's result, retried with backoff on RETRIED."""
+    """A step whose output is the function's result (or the state with the result at
+    `result_path`), retried with backoff on RETRIED."""
     step = tasks.LambdaInvoke(
         scope,
         state_name,
         state_name=state_name,
         lambda_function=function,
         payload=payload,
+        input_path=input_path,
+        result_path=result_path,
         payload_response_only=True,
         retry_on_service_exceptions=False,
     )

@@ -39,6 +39,13 @@ class BillingSettings(_FunctionSettings):
     billing_table: str
 
 
+class RollupSettings(_FunctionSettings):
+    """The billing workflow's last step: a priced session into its fleet's daily rollups."""
+
+    sessions_table: str
+    analytics_table: str
+
+
 class StatementSettings(_FunctionSettings):
     """The schedule's Lambda that starts each month's statements."""
 
@@ -62,3 +69,4 @@ class FleetApiSettings(_FunctionSettings):
     billing_table: str
     invoice_bucket: str
     heartbeat_interval_seconds: int = HeartbeatInterval
+    analytics_table: str

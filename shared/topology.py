@@ -96,6 +96,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Billing step 4: mark the session invoiced",
         ),
         FunctionSpec(
+            "record-rollups",
+            "functions.record_rollups.handler.lambda_handler",
+            "Billing step 5: add the session to its fleet's daily analytics rollups",
+        ),
+        FunctionSpec(
             "statement-day",
             "functions.statement_day.handler.lambda_handler",
             "Statement workflow: sum one day of a monthly fleet's sessions",
@@ -195,6 +200,10 @@ class Names:
     def billing_table(self) -> str:
         return f"{self.prefix}-billing"
 
+    @property
+    def analytics_table(self) -> str:
+        return f"{self.prefix}-analytics"
+
     def invoice_bucket(self, account: str, region: str) -> str:
         # Bucket names are global: account and region make them unique per deployment.
         return f"{self.prefix}-invoices-{account}-{region}"
@@ -206,6 +215,7 @@ ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
 ENV_REJECTED_FRAMES_TABLE = "REJECTED_FRAMES_TABLE"
 ENV_INVOICE_BUCKET = "INVOICE_BUCKET"
 ENV_BILLING_TABLE = "BILLING_TABLE"
+ENV_ANALYTICS_TABLE = "ANALYTICS_TABLE"
 ENV_STATEMENT_STATE_MACHINE_ARN = "STATEMENT_STATE_MACHINE_ARN"
 ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
 ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"

@@ -56,6 +56,7 @@ class AwsWorld:
     invoice_bucket: str
     billing_table: str
     state_machine_arn: str
+    analytics_table: str
 
     def table(self, name: str) -> Any:
         return boto3.resource("dynamodb", region_name=REGION).Table(name)
@@ -71,6 +72,7 @@ class AwsWorld:
             "INVOICE_BUCKET": self.invoice_bucket,
             "BILLING_TABLE": self.billing_table,
             "BILLING_STATE_MACHINE_ARN": self.state_machine_arn,
+            "ANALYTICS_TABLE": self.analytics_table,
         }
 
 
@@ -107,6 +109,7 @@ def aws(synthesized_template: dict[str, Any]) -> Iterator[AwsWorld]:
             invoice_bucket=NAMES.invoice_bucket(ACCOUNT, REGION),
             billing_table=NAMES.billing_table,
             state_machine_arn=arn,
+            analytics_table=NAMES.analytics_table,
         )
         document = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
         RegistryTable(world.registry_table).import_document(document)
@@ -136,6 +139,7 @@ def handlers(aws: AwsWorld) -> dict[str, ModuleType]:
             "price_session",
             "write_invoice",
             "mark_invoiced",
+            "record_rollups",
             "fleet_api",
         )
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.analytics import AnalyticsQueries
 from shared.charger_health import ChargerHealthQueries
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
@@ -15,6 +16,7 @@ class Services:
     fleet: FleetQueries
     finance: FinanceQueries
     health: ChargerHealthQueries
+    analytics: AnalyticsQueries
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
@@ -22,4 +24,5 @@ class Services:
             fleet=FleetQueries.from_settings(settings),
             finance=FinanceQueries.from_settings(settings),
             health=ChargerHealthQueries.from_settings(settings),
+            analytics=AnalyticsQueries.from_settings(settings),
         )

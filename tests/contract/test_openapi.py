@@ -37,4 +37,8 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/chargers/{charge_point_id}",
         "/invoices",
         "/invoices/{invoice_number}",
+        "/analytics/energy",
+        "/analytics/utilisation",
+        "/analytics/site-load",
+        "/analytics/arrivals",
     }

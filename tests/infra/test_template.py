@@ -112,6 +112,7 @@ def test_ingest_reads_the_queue_in_batches_with_partial_failures(synthesized_tem
         ),
         (NAMES.rejected_frames_table, [("charge_point_id", "HASH"), ("received_key", "RANGE")], {}),
         (NAMES.billing_table, [("pk", "HASH"), ("sk", "RANGE")], {}),
+        (NAMES.analytics_table, [("pk", "HASH"), ("sk", "RANGE")], {}),
     ],
 )
 def test_table_keys_and_indexes(synthesized_template, name, keys, indexes):
@@ -194,7 +195,14 @@ def test_the_close_and_invoice_state_machine(synthesized_template):
     while states[state]["Type"] == "Task":
         order.append(state)
         state = states[state]["Next"]
-    assert order == ["PriceSession", "WriteInvoice", "MarkInvoiced"]
+    assert order == ["PriceSession", "WriteInvoice", "MarkInvoiced", "RecordRollups"]
+    # and the priced session stays in the state past the invoice, for the rollups to read
+    assert states["WriteInvoice"]["ResultPath"] == "$.invoice"
+    assert (states["MarkInvoiced"]["InputPath"], states["MarkInvoiced"]["ResultPath"]) == (
+        "$.invoice",
+        "$.invoiced",
+    )
+    assert "InputPath" not in states["RecordRollups"] and "ResultPath" not in states["RecordRollups"]
     assert states[state]["Type"] == "Succeed" and states["Held"]["Type"] == "Succeed"
     assert states[FAILED_STATE]["Type"] == "Fail"
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
@@ -237,7 +245,8 @@ EXPECTED_ENV = {
     "price-session": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
-    "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE", "BILLING_TABLE", "INVOICE_BUCKET"},
+    "record-rollups": {"SESSIONS_TABLE", "ANALYTICS_TABLE"},
+    "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE", "BILLING_TABLE", "INVOICE_BUCKET", "ANALYTICS_TABLE"},
     "statement-day": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "write-statement": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "start-statements": {"REGISTRY_TABLE", "STATEMENT_STATE_MACHINE_ARN"},
@@ -264,12 +273,19 @@ def test_every_function_is_arm64_current_python_traced_and_configured(synthesize
 
 def test_the_settings_models_read_exactly_what_cdk_sets():
     # Settings fields are the env vars (case-insensitive): a renamed field would break at cold start.
-    from shared.settings import BillingSettings, FleetApiSettings, IngestSettings, StatementSettings
+    from shared.settings import (
+        BillingSettings,
+        FleetApiSettings,
+        IngestSettings,
+        RollupSettings,
+        StatementSettings,
+    )
 
     required = {
         "ingest": IngestSettings,
         "write-invoice": BillingSettings,
         "fleet-api": FleetApiSettings,
+        "record-rollups": RollupSettings,
         "write-statement": BillingSettings,
         "statement-day": BillingSettings,
         "start-statements": StatementSettings,
