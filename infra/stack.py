@@ -136,7 +136,8 @@ class LaddvaktStack(Stack):
                 ENV_INVOICE_BUCKET: self.invoices.bucket.bucket_name,
             },
         )
-        self.store.registry.grant_read_data(self.fleet_function)
+        # The admin routes manage the fleet's registry records (conditional on its fleet id).
+        self.store.registry.grant_read_write_data(self.fleet_function)
         self.store.sessions.grant_read_data(self.fleet_function)
         self.invoices.billing_table.grant_read_data(self.fleet_function)
         # Finance's download links are signed with this function's own credentials: it may read

@@ -16,15 +16,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from shared.api import finance_routes, fleet_routes
+from shared.api import finance_routes, fleet_routes, registry_routes
 from shared.api.common import FleetNotInToken, RoleMissing, problem
 from shared.api.services import Services
 from shared.cursors import BadCursor
-from shared.domain.errors import Conflict, NotFound, StorageUnavailable
+from shared.domain.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
 
 API_TITLE = "Laddvakt fleet API"
 API_VERSION = "0.2.0"
-ROUTERS = (fleet_routes, finance_routes)
+ROUTERS = (fleet_routes, finance_routes, registry_routes)
 
 # Every GET answer carries an ETag; a client that sends it back as If-None-Match gets a 304
 # without the body. `no-cache` means "revalidate every time": the fleet changes by the minute.
@@ -56,6 +56,10 @@ def build_resolver(services: Callable[[], Services]) -> APIGatewayRestResolver:
     @app.exception_handler(BadCursor)
     def _bad_cursor(exc: BadCursor) -> Response[str]:
         return problem(400, "Bad Request", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    def _invalid_input(exc: InvalidInput) -> Response[str]:
+        return problem(422, "Unprocessable Content", str(exc))
 
     @app.exception_handler(NotFound)
     def _not_found(exc: NotFound) -> Response[str]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.adapters.registry_table import RegistryTable
+from shared.adapters.sessions_table import SessionsTable
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
+from shared.registry_admin import RegistryAdmin
 from shared.settings import FleetApiSettings
 
 
@@ -13,10 +16,15 @@ from shared.settings import FleetApiSettings
 class Services:
     fleet: FleetQueries
     finance: FinanceQueries
+    registry: RegistryAdmin
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
+        # One registry adapter per container: an admin's write forgets what the readers cached.
+        registry = RegistryTable(settings.registry_table)
+        sessions = SessionsTable(settings.sessions_table)
         return cls(
-            fleet=FleetQueries.from_settings(settings),
+            fleet=FleetQueries(registry, sessions),
             finance=FinanceQueries.from_settings(settings),
+            registry=RegistryAdmin(registry, sessions),
         )

@@ -36,4 +36,13 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/chargers",
         "/invoices",
         "/invoices/{invoice_number}",
+        "/sites",
+        "/sites/{site_id}",
+        "/chargers/{charge_point_id}",
+        "/vehicles/{vehicle_id}",
+        "/vehicles/{vehicle_id}/charging-needs",
+        "/drivers",
+        "/drivers/{driver_id}",
+        "/tokens",
+        "/tokens/{id_tag}",
     }
