@@ -13,8 +13,13 @@ from typing import Any
 import pytest
 
 from shared.adapters.registry_table import RegistryTable
+from shared.adapters.sessions_table import SessionsTable
+from shared.domain.errors import NotPriceable
 from shared.models.registry import FlatTariff, RegistryRecords, Site
-from tests.frames import api_event
+from shared.models.registry_api import SiteInput, TokenInput
+from shared.registry_admin import RegistryAdmin
+from tests.frames import api_event, published, sqs_event
+from tests.frames import call as frame
 
 pytestmark = pytest.mark.integration
 
@@ -426,3 +431,59 @@ def test_the_other_fleet_lists_none_of_the_callers_records(api):
 def test_only_an_admin_manages_the_registry(api, method, path, body, groups):
     status, problem = api(method, path, body, groups=groups)
     assert status == 403 and "admin" in problem["detail"]
+
+
+# --- a site registered through the API, before the operator prices it --------------------------
+
+
+def test_a_session_at_a_site_the_operator_has_not_priced_is_held_with_the_reason(api, handlers, context):
+    # Given a site, a charger, a vehicle, a driver and a token, all registered through the API
+    site, charger, tag = unique("new-depot"), unique("CP"), unique("TAG")[:20]
+    vehicle, driver = unique("van"), unique("drv")
+    assert api("PUT", f"/sites/{site}", {"name": "Ny depå"})[1]["priced"] is False
+    api("PUT", f"/chargers/{charger}", {"site_id": site, "max_power_kw": "11"})
+    api("PUT", f"/vehicles/{vehicle}", {"battery_kwh": "60"})
+    api("PUT", f"/drivers/{driver}", {"name": "Nils"})
+    api("PUT", f"/tokens/{tag}", {"vehicle_id": vehicle, "driver_id": driver})
+    # When a session runs on the charger
+    start = {"connectorId": 1, "idTag": tag, "meterStart": 1000, "timestamp": "2026-11-24T08:00:00Z"}
+    handlers["ingest"].lambda_handler(
+        sqs_event(frame("s", "StartTransaction", start), charge_point_id=charger), context
+    )
+    reply = published(f"{charger}/out")[-1][2]
+    assert reply["idTagInfo"]["status"] == "Accepted"
+    session_id = f"{charger}:{reply['transactionId']}"
+    # Then the charger cannot be deleted while it runs
+    status, problem = api("DELETE", f"/chargers/{charger}")
+    assert status == 409 and session_id in problem["detail"]
+    stop = {"transactionId": reply["transactionId"], "meterStop": 6000, "timestamp": "2026-11-24T09:00:00Z"}
+    handlers["ingest"].lambda_handler(
+        sqs_event(frame("x", "StopTransaction", stop), charge_point_id=charger), context
+    )
+    # And when it is billed, it is held (not invoiced, not failed) with the reason
+    closed = handlers["finalize_session"].lambda_handler({"session_id": session_id}, context)
+    with pytest.raises(NotPriceable, match="no tariff yet"):
+        handlers["price_session"].lambda_handler(closed, context)
+    status, detail = api("GET", f"/sessions/{session_id}", groups="fleet_manager")
+    assert (status, detail["status"], detail["invoice_key"]) == (200, "held", None)
+    assert f"site {site!r} has no tariff yet" in detail["hold_reason"]
+    # And once it ended, the charger can be deleted
+    assert api("DELETE", f"/chargers/{charger}") == (204, None)
+
+
+def test_an_admins_write_is_seen_at_once_by_the_same_containers_cached_reads(aws):
+    # Given a container whose registry cached a site and a token
+    registry = RegistryTable(aws.registry_table)
+    admin = RegistryAdmin(registry, SessionsTable(aws.sessions_table))
+    site, tag = unique("cached"), unique("TAG")[:20]
+    admin.put_site(FLEET, site, SiteInput(name="Before"))
+    admin.put_token(FLEET, tag, TokenInput())
+    assert registry.site(site).name == "Before" and registry.token(tag).status == "Accepted"
+    # When the admin changes them through the same container
+    admin.put_site(FLEET, site, SiteInput(name="After", time_zone="Europe/Oslo"))
+    admin.put_token(FLEET, tag, TokenInput(status="Blocked"))
+    # Then its next reads see the change, not the minute-old copy
+    assert registry.site(site).time_zone == "Europe/Oslo"
+    assert registry.token(tag).status == "Blocked"
+    admin.delete_token(FLEET, tag)
+    assert registry.token(tag).status == "Invalid"
