@@ -52,9 +52,8 @@ View = TypeVar("View", bound=BaseModel)
 ID_PATTERN = r"^[A-Za-z0-9._\-]+$"
 TAGS = ["registry"]
 
-IN_USE = problem_response(
-    "The id is in use: another fleet's, or its record is still referred to (the detail says which)"
-)
+IN_USE = problem_response("The id is another fleet's (ids are global); nothing was changed")
+NO_ROUTE = problem_response("The path names no record (an id with `/` in it, or only dots)")
 BAD_REFERENCE = problem_response(
     "A body value that is not valid, or a reference (site_id, vehicle_id, driver_id) that is not in the "
     "caller's fleet; the detail names each field"
@@ -88,6 +87,7 @@ def _put_responses(model: type, what: str) -> dict[int, OpenAPIResponse]:
         **ok(model, f"{what} replaced"),
         201: ok(model, f"{what} created")[200],
         **PROBLEMS,
+        404: NO_ROUTE,
         409: IN_USE,
         422: BAD_REFERENCE,
     }

@@ -487,3 +487,13 @@ def test_an_admins_write_is_seen_at_once_by_the_same_containers_cached_reads(aws
     assert registry.token(tag).status == "Blocked"
     admin.delete_token(FLEET, tag)
     assert registry.token(tag).status == "Invalid"
+
+
+def test_a_body_that_is_not_utf8_text_is_a_422_not_a_500(handlers, context):
+    # Given a binary body, as API Gateway passes it on (base64-encoded)
+    event = api_event("/drivers/d-bin", FLEET, groups="admin", method="PUT")
+    event.update(body="gICA", isBase64Encoded=True)  # 0x80 0x80 0x80
+    # When it is sent, Then it is refused as a problem, never a server error
+    response = handlers["fleet_api"].lambda_handler(event, context)
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["detail"] == "the body is not UTF-8 JSON"
