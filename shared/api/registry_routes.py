@@ -95,7 +95,8 @@ def _put_responses(model: type, what: str) -> dict[int, OpenAPIResponse]:
 
 def _delete_responses(what: str, **extra: OpenAPIResponse) -> dict[int, OpenAPIResponse]:
     return {
-        204: {"description": f"{what} deleted"},
+        # No content, said explicitly (Powertools would otherwise document the handler's return type).
+        204: {"description": f"{what} deleted", "content": {}},
         **PROBLEMS,
         404: NOT_FOUND,
         **{int(k.lstrip("r")): v for k, v in extra.items()},

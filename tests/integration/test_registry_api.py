@@ -262,7 +262,8 @@ def test_vehicles_drivers_and_tokens_are_managed_and_kept_consistent(api):
         status, problem = api("DELETE", path)
         assert status == 409 and tag in problem["detail"] and what in problem["detail"]
     # And once the token is blocked and then deleted, they can
-    assert api("PUT", f"/tokens/{tag}", {"status": "Blocked"})[1]["vehicle_id"] is None
+    status, blocked = api("PUT", f"/tokens/{tag}", {"status": "Blocked"})
+    assert (status, blocked["status"], blocked["vehicle_id"]) == (200, "Blocked", None)
     assert api("DELETE", f"/tokens/{tag}") == (204, None)
     assert api("DELETE", f"/vehicles/{vehicle}") == (204, None)
     assert api("DELETE", f"/drivers/{driver}") == (204, None)
