@@ -54,6 +54,19 @@ class SiteInput(_Body):
     """A site of the caller's fleet. Its price is the operator's: a new site has none until the
     operator sets one, and its sessions are held until then; a replace keeps the price."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Depå Solna",
+                    "time_zone": "Europe/Stockholm",
+                    "address": {"street": "Industrivägen 2", "postal_code": "171 48", "city": "Solna"},
+                    "grid_limit_kw": "250",
+                }
+            ]
+        }
+    )
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     time_zone: Annotated[str, StringConstraints(max_length=64)] = Field(
         default="Europe/Stockholm", description="IANA time zone: days and hours are counted in it"
@@ -72,6 +85,22 @@ class SiteInput(_Body):
 
 
 class ChargerInput(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "site_id": "sthlm-depot",
+                    "connectors": 2,
+                    "max_power_kw": "22",
+                    "connector_max_power_kw": {"2": "50"},
+                    "ocpp_version": "1.6",
+                    "vendor": "Kempower",
+                    "model": "S-Series",
+                }
+            ]
+        }
+    )
+
     site_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="A site of the caller's fleet"
     )
@@ -95,6 +124,22 @@ class ChargerInput(_Body):
 
 
 class VehicleInput(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Van 12",
+                    "registration": "ABC 123",
+                    "battery_kwh": "75",
+                    "max_ac_kw": "11",
+                    "max_dc_kw": "100",
+                    "default_target_soc_percent": "80",
+                    "usual_departure": "07:30",
+                }
+            ]
+        }
+    )
+
     name: Text = ""
     registration: Annotated[str, StringConstraints(max_length=20)] = ""
     battery_kwh: Kilowatts | None = Field(default=None, description="Usable battery capacity (kWh)")
@@ -111,11 +156,21 @@ class VehicleInput(_Body):
 
 
 class DriverInput(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Alva Berg", "email": "alva@nordvind.example"}]}
+    )
+
     name: Text = ""
     email: Annotated[str, StringConstraints(max_length=254)] = ""
 
 
 class TokenInput(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"vehicle_id": "nor-v01", "driver_id": "nor-d01", "status": "Accepted"}]
+        }
+    )
+
     driver_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="A driver of the caller's fleet"
     )
@@ -128,6 +183,15 @@ class TokenInput(_Body):
 class ChargingNeedsInput(_Body):
     """Leave by `departure_at` with a target SoC or an energy to add (one of them, or neither for
     the vehicle's default target SoC)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"departure_at": "2026-11-24T06:30:00+01:00", "target_soc_percent": "90"},
+                {"departure_at": "2026-11-24T06:30:00+01:00", "target_energy_kwh": "30"},
+            ]
+        }
+    )
 
     departure_at: AwareDatetime = Field(
         description="With its UTC offset; at most a day ago, at most a year ahead"
