@@ -194,6 +194,13 @@ def test_a_charger_is_registered_at_a_site_of_the_fleet(api, aws):
     assert placement is not None and placement.site.id == site
     assert placement.charger.connector_power_kw(3) == Decimal(50)
     assert api("PUT", f"/chargers/{charger}", {**body, "connectors": 4})[0] == 200
+    # And once it has booted, deleting it takes its live state along
+    registry = RegistryTable(aws.registry_table)
+    registry.record_boot(charger, FLEET, {"chargePointVendor": "Kempower"}, datetime.now(UTC))
+    assert charger in registry.fleet_inventory(FLEET).charger_states
+    assert api("DELETE", f"/chargers/{charger}") == (204, None)
+    inventory = registry.fleet_inventory(FLEET)
+    assert charger not in inventory.charger_states and charger not in {c.id for c in inventory.chargers}
 
 
 @pytest.mark.parametrize("site_id", ["gbg-taxi", "no-such-site"])
@@ -231,7 +238,7 @@ def test_replacing_a_charger_keeps_the_operators_tariff(api, aws):
 # --- vehicles, drivers and tokens --------------------------------------------------------------
 
 
-def test_vehicles_drivers_and_tokens_are_managed_and_kept_consistent(api):
+def test_vehicles_drivers_and_tokens_are_managed_and_kept_consistent(api, aws):
     vehicle, driver, tag = unique("van"), unique("drv"), unique("TAG")
     # Given a vehicle and a driver
     status, view = api(
@@ -265,7 +272,10 @@ def test_vehicles_drivers_and_tokens_are_managed_and_kept_consistent(api):
     status, blocked = api("PUT", f"/tokens/{tag}", {"status": "Blocked"})
     assert (status, blocked["status"], blocked["vehicle_id"]) == (200, "Blocked", None)
     assert api("DELETE", f"/tokens/{tag}") == (204, None)
+    departure = {"departure_at": (datetime.now(UTC) + timedelta(hours=8)).isoformat()}
+    assert api("PUT", f"/vehicles/{vehicle}/charging-needs", departure)[0] == 201
     assert api("DELETE", f"/vehicles/{vehicle}") == (204, None)
+    assert RegistryTable(aws.registry_table).charging_needs(vehicle) is None
     assert api("DELETE", f"/drivers/{driver}") == (204, None)
     assert api("GET", f"/drivers/{driver}")[0] == 404
     assert api("GET", f"/tokens/{tag}")[0] == 404
