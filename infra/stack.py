@@ -143,7 +143,8 @@ class LaddvaktStack(Stack):
                 ENV_ANALYTICS_TABLE: self.analytics.rollups.table_name,
             },
         )
-        self.store.registry.grant_read_data(self.fleet_function)
+        # The admin routes manage the fleet's registry records (conditional on its fleet id).
+        self.store.registry.grant_read_write_data(self.fleet_function)
         self.analytics.rollups.grant_read_data(self.fleet_function)
         self.store.sessions.grant_read_data(self.fleet_function)
         self.invoices.billing_table.grant_read_data(self.fleet_function)

@@ -8,34 +8,54 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from laddvakt.target import DEFAULT_STATE_DIR, NoTarget, resolve
 from shared.domain.errors import LaddvaktError
 
 
 def _registry_import(args: argparse.Namespace) -> int:
-    from shared.adapters.registry_table import RegistryTable
-    from shared.models.registry import RegistryDocument
+    """Import JSON documents and CSV files together: all checked first, then all written, or none."""
+    from typing import cast
 
+    from laddvakt.registry_import import read_files, site_fleets, unresolved
+    from shared.adapters.registry_table import RecordKind, RegistryTable
+
+    files = [Path(name) for name in args.files]
+    batch = read_files(files, args.kind)
     try:
-        document = RegistryDocument.model_validate_json(Path(args.file).read_text())
-    except ValidationError as exc:
-        print(f"{args.file}: refused, nothing was written:", file=sys.stderr)
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "(document)"
-            print(f"  {where}: {error['msg']}", file=sys.stderr)
-        return 2
-    target = resolve(args.stack, Path(args.state_dir))
-    counts = RegistryTable(target.registry_table, table=target.table(target.registry_table)).import_document(
-        document
-    )
+        target = resolve(args.stack, Path(args.state_dir))
+    except NoTarget:
+        if not batch.problems:
+            raise
+        # The files alone are wrong already: say so, though references went unchecked.
+        return _refused(files, batch.problems, note="references were not checked: no running stack")
+    registry = RegistryTable(target.registry_table, table=target.table(target.registry_table))
+
+    def fleet_of(kind: str, record_id: str) -> str | None:
+        record = registry.record(cast(RecordKind, kind), record_id)
+        if record is None:
+            return None
+        return record_id if kind == "fleet" else record.get("fleet_id")
+
+    problems = batch.problems + unresolved(batch, fleet_of)
+    if problems:
+        return _refused(files, problems)
+    counts = registry.import_records(batch.records(), site_fleets(batch, fleet_of))
     print(
         "imported "
         + ", ".join(f"{n} {kind}" for kind, n in counts.items())
         + f" into {target.registry_table}"
     )
     return 0
+
+
+def _refused(files: list[Path], problems: list[str], note: str | None = None) -> int:
+    names = ", ".join(str(f) for f in files)
+    print(f"{names}: refused, nothing was written ({len(problems)} problem(s)):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    if note:
+        print(f"  ({note})", file=sys.stderr)
+    return 2
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -341,8 +361,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry = commands.add_parser("registry", help="the registry of fleets, sites, chargers and tokens")
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)
-    load = command(registry_commands, "import", "import a registry JSON file (see docs/registry.md)")
-    load.add_argument("file")
+    load = command(
+        registry_commands,
+        "import",
+        "import registry JSON documents and CSV files together (docs/registry.md)",
+    )
+    load.add_argument("files", nargs="+", metavar="FILE", help="a .json document or a CSV file of one kind")
+    load.add_argument(
+        "--kind",
+        choices=["fleets", "sites", "chargers", "vehicles", "drivers", "tokens"],
+        help="what the CSV files hold (default: from each file's name, e.g. sites.csv)",
+    )
     load.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     load.set_defaults(func=_registry_import)
 

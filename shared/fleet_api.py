@@ -8,6 +8,8 @@ authorizer in AWS, the local authorizer in `laddvakt up`), never from the path, 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -16,15 +18,16 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from shared.api import analytics_routes, finance_routes, fleet_routes
-from shared.api.common import FleetNotInToken, RoleMissing, problem
+from shared.api import analytics_routes, finance_routes, fleet_routes, registry_routes
+from shared.api.common import PROBLEM_JSON, FleetNotInToken, RoleMissing, problem
 from shared.api.services import Services
 from shared.cursors import BadCursor
-from shared.domain.errors import Conflict, NotFound, StorageUnavailable
+from shared.domain.errors import Conflict, InvalidInput, NotFound, StorageUnavailable
+from shared.models.api import Problem
 
 API_TITLE = "Laddvakt fleet API"
 API_VERSION = "0.2.0"
-ROUTERS = (fleet_routes, finance_routes, analytics_routes)
+ROUTERS = (fleet_routes, finance_routes, analytics_routes, registry_routes)
 
 # Every GET answer carries an ETag; a client that sends it back as If-None-Match gets a 304
 # without the body. `no-cache` means "revalidate every time": the fleet changes by the minute.
@@ -57,6 +60,10 @@ def build_resolver(services: Callable[[], Services]) -> APIGatewayRestResolver:
     def _bad_cursor(exc: BadCursor) -> Response[str]:
         return problem(400, "Bad Request", str(exc))
 
+    @app.exception_handler(InvalidInput)
+    def _invalid_input(exc: InvalidInput) -> Response[str]:
+        return problem(422, "Unprocessable Content", str(exc))
+
     @app.exception_handler(NotFound)
     def _not_found(exc: NotFound) -> Response[str]:
         return problem(404, "Not Found", str(exc))
@@ -83,9 +90,28 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _undecodable_body(event: dict[str, Any]) -> bool:
+    """A binary body (API Gateway passes it base64-encoded) that is not UTF-8 text, so no JSON."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return False
+    try:
+        base64.b64decode(str(event["body"])).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return True
+    return False
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway event; a successful GET gets an ETag (a hash of its body) and is
     answered 304 Not Modified when the client already holds that version."""
+    if _undecodable_body(event):
+        refusal = Problem(title="Unprocessable Content", status=422, detail="the body is not UTF-8 JSON")
+        return {
+            "statusCode": 422,
+            "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
+            "body": refusal.model_dump_json(exclude_none=True),
+            "isBase64Encoded": False,
+        }
     result = app.resolve(event, context)
     if event.get("httpMethod") != "GET" or result.get("statusCode") != 200:
         return result

@@ -15,6 +15,7 @@ things in one query):
 | CHARGER#{id}       | STATUS#{t}#{nnn} |              |                                 |
 | CHARGER#{id}       | OUTAGE#{t}       |              |                                 |
 | VEHICLE#{id}       | META             | FLEET#{f}    | VEHICLE#{id}                    |
+| VEHICLE#{id}       | NEEDS            | FLEET#{f}    | VEHICLE#{id}#NEEDS              |
 | DRIVER#{id}        | META             | FLEET#{f}    | DRIVER#{id}                     |
 | TOKEN#{idTag}      | META             | FLEET#{f}    | TOKEN#{idTag}                   |
 | COUNTER            | transaction_id   |              |                                 |
@@ -23,6 +24,13 @@ things in one query):
 A tariff is stored once per version (its OCPI `last_updated`), as the exact JSON it was imported
 as; versions are never overwritten, so a session can always be priced with the version it
 started under.
+
+A vehicle's charging needs (departure, target) are one item beside it, written by the fleet API
+and read by the charging estimator and scheduler.
+
+Records a fleet admin writes through the API carry their `fleet_id`; every such write is
+conditional on it, so an id another fleet already uses is refused atomically, and a delete only
+ever removes the caller's own record.
 
 Each charger's live state is its own items, written only by that charger's frames: no item is
 written by every message of a fleet. Its health history stays in its own partition and out of
@@ -41,23 +49,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
 from shared.domain.charger_health import Outage, StatusEvent
-from shared.domain.errors import PartyNotFound, SiteNotFound
+from shared.domain.errors import Conflict, NotFound, PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
+    ChargingNeeds,
     Driver,
     Fleet,
     Operator,
     RegistryDocument,
+    RegistryRecords,
     Site,
     Token,
     TokenGrant,
@@ -66,7 +76,29 @@ from shared.models.registry import (
 
 BY_FLEET_INDEX = "by_fleet"
 _META = "META"
+_NEEDS = "NEEDS"
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
+
+RecordKind = Literal["fleet", "site", "charger", "vehicle", "driver", "token"]
+_PREFIX: dict[RecordKind, str] = {
+    "fleet": "FLEET#",
+    "site": "SITE#",
+    "charger": "CHARGER#",
+    "vehicle": "VEHICLE#",
+    "driver": "DRIVER#",
+    "token": "TOKEN#",
+}
+# The kinds whose partition holds more than the record: a charger's live state, a vehicle's needs.
+_WITH_CHILDREN: set[RecordKind] = {"charger", "vehicle"}
+
+
+def record_key(kind: RecordKind, record_id: str) -> dict[str, str]:
+    return {"pk": f"{_PREFIX[kind]}{record_id}", "sk": _META}
+
+
+def record_prefix(kind: RecordKind) -> str:
+    """The `by_fleet` sort-key prefix of a kind's records (a record's `gsi1sk` is its `pk`)."""
+    return _PREFIX[kind]
 
 
 @dataclass(frozen=True)
@@ -134,6 +166,10 @@ class _TtlCache:
 
     def forget(self, key: str) -> None:
         self._items.pop(key, None)
+
+    def forget_prefix(self, prefix: str) -> None:
+        for key in [k for k in self._items if k.startswith(prefix)]:
+            del self._items[key]
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +391,156 @@ class RegistryTable:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    # --- writes from the fleet API's admin routes ----------------------------------------------
+
+    def record(self, kind: RecordKind, record_id: str) -> dict[str, Any] | None:
+        """A stored record as written (with its `fleet_id`), read consistently and never from the
+        cache: what an admin is about to change or was just shown."""
+        with aws_errors(f"read {kind} {record_id}"):
+            item = self._table.get_item(Key=record_key(kind, record_id), ConsistentRead=True).get("Item")
+        return _record(item) if item else None
+
+    def save(
+        self, kind: RecordKind, record_id: str, fleet_id: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Create or replace `fields` of one of a fleet's records, leaving every other attribute
+        (the operator's tariffs) as it is. Returns the record as it was, None when it was created.
+        An id another fleet holds is refused (`Conflict`) and that record is left untouched."""
+        key = record_key(kind, record_id)
+        values = {
+            **fields,
+            ("id_tag" if kind == "token" else "id"): record_id,
+            "fleet_id": fleet_id,
+            "kind": kind,
+            "gsi1pk": f"FLEET#{fleet_id}",
+            "gsi1sk": key["pk"],
+        }
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        with aws_errors(f"save {kind} {record_id}"):
+            try:
+                result = self._table.update_item(
+                    Key=key,
+                    UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+                    ConditionExpression="attribute_not_exists(pk) OR #owner = :owner",
+                    ExpressionAttributeNames={**names, "#owner": "fleet_id"},
+                    ExpressionAttributeValues={
+                        **{f":a{i}": value for i, value in enumerate(values.values())},
+                        ":owner": fleet_id,
+                    },
+                    ReturnValues="ALL_OLD",
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                # Ids are global (a charger id is its MQTT topic); whose it is stays unsaid.
+                raise Conflict(f"{kind} id {record_id!r} is in use") from exc
+        self._forget(kind, record_id)
+        old = result.get("Attributes")
+        return _record(old) if old else None
+
+    def remove(self, kind: RecordKind, record_id: str, fleet_id: str) -> None:
+        """Delete one of a fleet's records (and a charger's live state, a vehicle's needs); another
+        fleet's record is `NotFound`, exactly like a missing one."""
+        key = record_key(kind, record_id)
+        with aws_errors(f"delete {kind} {record_id}"):
+            try:
+                self._table.delete_item(
+                    Key=key,
+                    ConditionExpression="#owner = :owner",
+                    ExpressionAttributeNames={"#owner": "fleet_id"},
+                    ExpressionAttributeValues={":owner": fleet_id},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                raise NotFound(f"no {kind} {record_id!r} in this fleet") from exc
+            if kind in _WITH_CHILDREN:
+                page = self._table.query(
+                    KeyConditionExpression=Key("pk").eq(key["pk"]), ProjectionExpression="pk, sk"
+                )
+                with self._table.batch_writer() as batch:
+                    for item in page.get("Items", []):
+                        batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+        self._forget(kind, record_id)
+
+    def fleet_records(
+        self, fleet_id: str, kind: RecordKind, *, limit: int, after: dict[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """A page of a fleet's records of one kind, by id, and the key to continue after."""
+        kwargs: dict[str, Any] = {
+            "IndexName": BY_FLEET_INDEX,
+            "KeyConditionExpression": Key("gsi1pk").eq(f"FLEET#{fleet_id}")
+            & Key("gsi1sk").begins_with(_PREFIX[kind]),
+            "FilterExpression": Attr("sk").eq(_META),
+            "Limit": limit,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = after
+        with aws_errors(f"list {kind} of fleet {fleet_id}"):
+            page = self._table.query(**kwargs)
+        return [_record(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+    def naming(self, fleet_id: str, kind: RecordKind, field_name: str, value: str) -> list[str]:
+        """The ids of a fleet's `kind` records whose `field_name` is `value` (who refers to it)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": BY_FLEET_INDEX,
+            "KeyConditionExpression": Key("gsi1pk").eq(f"FLEET#{fleet_id}")
+            & Key("gsi1sk").begins_with(_PREFIX[kind]),
+            "FilterExpression": Attr("sk").eq(_META) & Attr(field_name).eq(value),
+            "ProjectionExpression": "pk",
+        }
+        ids: list[str] = []
+        while True:
+            with aws_errors(f"find {kind} naming {value}"):
+                page = self._table.query(**kwargs)
+            ids.extend(item["pk"].removeprefix(_PREFIX[kind]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(ids)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put_charging_needs(self, needs: ChargingNeeds) -> bool:
+        """Store a vehicle's charging needs (replacing any before); True when it had none."""
+        item = {
+            "pk": f"VEHICLE#{needs.vehicle_id}",
+            "sk": _NEEDS,
+            "kind": "vehicle_charging_needs",
+            "gsi1pk": f"FLEET#{needs.fleet_id}",
+            "gsi1sk": f"VEHICLE#{needs.vehicle_id}#{_NEEDS}",
+            **needs.model_dump(mode="json"),
+        }
+        with aws_errors(f"store charging needs of {needs.vehicle_id}"):
+            result = self._table.put_item(Item=item, ReturnValues="ALL_OLD")
+        return not result.get("Attributes")
+
+    def charging_needs(self, vehicle_id: str) -> ChargingNeeds | None:
+        """What the fleet asked for this vehicle's next charge, if anything."""
+        item = self._get(f"VEHICLE#{vehicle_id}", _NEEDS)
+        return ChargingNeeds.model_validate(item) if item else None
+
+    def remove_charging_needs(self, vehicle_id: str, fleet_id: str) -> None:
+        with aws_errors(f"delete charging needs of {vehicle_id}"):
+            try:
+                self._table.delete_item(
+                    Key={"pk": f"VEHICLE#{vehicle_id}", "sk": _NEEDS},
+                    ConditionExpression="#owner = :owner",
+                    ExpressionAttributeNames={"#owner": "fleet_id"},
+                    ExpressionAttributeValues={":owner": fleet_id},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                raise NotFound(f"vehicle {vehicle_id!r} has no charging needs in this fleet") from exc
+
+    def _forget(self, kind: RecordKind, record_id: str) -> None:
+        """Drop what this container cached of a changed record: a placement carries its site."""
+        if kind == "site":
+            self._cache.forget(f"site:{record_id}")
+            self._cache.forget_prefix("placement:")
+        elif kind == "charger":
+            self._cache.forget(f"placement:{record_id}")
+        elif kind == "token":
+            self._cache.forget(f"token:{record_id}")
+
     # --- writes from chargers ------------------------------------------------------------------
 
     def next_transaction_id(self) -> int:
@@ -565,8 +751,17 @@ class RegistryTable:
 
     def import_document(self, document: RegistryDocument) -> dict[str, int]:
         """Write every record of the document (an upsert: records not in the file stay)."""
-        site_fleet = {site.id: site.fleet_id for site in document.sites}
-        items: list[dict[str, Any]] = [_item("OPERATOR", None, None, "operator", document.operator)]
+        return self.import_records(RegistryRecords.model_validate(dict(document)))
+
+    def import_records(
+        self, document: RegistryRecords, site_fleets: dict[str, str] | None = None
+    ) -> dict[str, int]:
+        """Write every record (an upsert). A charger is filed under its site's fleet: the site's in
+        `document`, else `site_fleets` (what the registry holds)."""
+        site_fleet = {**(site_fleets or {}), **{site.id: site.fleet_id for site in document.sites}}
+        items: list[dict[str, Any]] = []
+        if document.operator is not None:
+            items.append(_item("OPERATOR", None, None, "operator", document.operator))
         items += [_item(f"FLEET#{f.id}", f.id, "FLEET", "fleet", f) for f in document.fleets]
         items += [_item(f"SITE#{s.id}", s.fleet_id, f"SITE#{s.id}", "site", s) for s in document.sites]
         items += [

@@ -59,3 +59,12 @@ class StorageUnavailable(LaddvaktError):
 
 class Conflict(LaddvaktError):
     """A change that contradicts what is stored: an id in use elsewhere, a record still referenced."""
+
+
+class InvalidInput(LaddvaktError):
+    """Well-formed values that cannot be accepted here: a reference that does not resolve in the
+    caller's fleet, a departure long past. Each problem names its field."""
+
+    def __init__(self, *problems: tuple[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
+        self.fields = [field for field, _ in problems]

@@ -72,7 +72,10 @@ def session_tariff(
     tariff_id = tariff_id_for(site, charger, fleet_id)
     if tariff_id is None:
         if site.tariff is None:
-            raise NotPriceable(f"site {site.id!r} has no tariff")
+            # A site registered through the fleet API is unpriced until the operator prices it.
+            raise NotPriceable(
+                f"site {site.id!r} has no tariff yet: the operator sets one with `laddvakt registry import`"
+            )
         return flat_as_ocpi(site, site.tariff)
     stored = versions(tariff_id)
     if not stored:

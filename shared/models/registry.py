@@ -5,6 +5,7 @@ import FILE.json`); the other classes are what the registry table stores.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -114,7 +115,9 @@ class Site(_Record):
     name: str
     time_zone: str = "Europe/Stockholm"
     address: Address = Address()
-    # Either a flat price per kWh, or an imported OCPI tariff (`laddvakt tariffs import`).
+    # Either a flat price per kWh, or an imported OCPI tariff (`laddvakt tariffs import`); the
+    # operator sets it. A site a fleet admin registered through the API has none until then, and
+    # its sessions are held ("no tariff") rather than invoiced.
     tariff: FlatTariff | None = None
     tariff_id: TariffId | None = None
     # Per-fleet overrides: the tariff a fleet was promised at this site.
@@ -123,19 +126,27 @@ class Site(_Record):
     grid_limit_kw: Annotated[Decimal, Field(gt=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
-    def _priced(self) -> Site:
-        if (self.tariff is None) == (self.tariff_id is None):
-            raise ValueError(f"site {self.id!r} needs exactly one of tariff (flat) or tariff_id (OCPI)")
+    def _one_price(self) -> Site:
+        if self.tariff is not None and self.tariff_id is not None:
+            raise ValueError(f"site {self.id!r} has both tariff (flat) and tariff_id (OCPI): keep one")
         return self
+
+    @property
+    def priced(self) -> bool:
+        return self.tariff is not None or self.tariff_id is not None
 
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return known_time_zone(value)
+
+
+def known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
 
 
 class Charger(_Record):
@@ -205,6 +216,38 @@ class Token(_Record):
     driver_id: Identifier | None = None
     vehicle_id: Identifier | None = None
     status: Literal["Accepted", "Blocked", "Expired"] = "Accepted"
+
+
+class ChargingNeeds(_Record):
+    """What a fleet manager asked for a vehicle's next charge: leave by `departure_at` (UTC) with
+    `target_soc_percent` or `target_energy_kwh` added; neither means the vehicle's
+    `default_target_soc_percent`. Read by the charging estimator and scheduler."""
+
+    vehicle_id: Identifier
+    fleet_id: Identifier
+    departure_at: datetime
+    target_soc_percent: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+    target_energy_kwh: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
+    updated_at: datetime
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ChargingNeeds:
+        if self.target_soc_percent is not None and self.target_energy_kwh is not None:
+            raise ValueError("give target_soc_percent or target_energy_kwh, not both")
+        return self
+
+
+class RegistryRecords(_Record):
+    """Records written together: a document's, or those of CSV files whose references the
+    importer resolved (against the files and what the registry holds)."""
+
+    operator: Operator | None = None
+    fleets: list[Fleet] = []
+    sites: list[Site] = []
+    chargers: list[Charger] = []
+    vehicles: list[Vehicle] = []
+    drivers: list[Driver] = []
+    tokens: list[Token] = []
 
 
 class RegistryDocument(_Record):

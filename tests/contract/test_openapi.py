@@ -41,4 +41,12 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/analytics/utilisation",
         "/analytics/site-load",
         "/analytics/arrivals",
+        "/sites",
+        "/sites/{site_id}",
+        "/vehicles/{vehicle_id}",
+        "/vehicles/{vehicle_id}/charging-needs",
+        "/drivers",
+        "/drivers/{driver_id}",
+        "/tokens",
+        "/tokens/{id_tag}",
     }

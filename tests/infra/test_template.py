@@ -376,3 +376,28 @@ def test_ledger_partitions_follow_the_query():
         "date": "2025-11-23",
         "chargePointId": "CP-1",
     }
+
+
+def _table_actions(template: dict[str, Any], function_key: str, table_name: str) -> set[str]:
+    """The DynamoDB actions a function's role is allowed on one table (by its logical id)."""
+    _, function = one(template, "AWS::Lambda::Function", FunctionName=NAMES.function(function_key))
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    table_id, _ = one(template, "AWS::DynamoDB::Table", TableName=table_name)
+    actions: set[str] = set()
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if table_id in json.dumps(statement.get("Resource")):
+                listed = statement["Action"]
+                actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def test_the_fleet_api_manages_the_registry_but_only_reads_sessions(synthesized_template):
+    # The admin routes write registry records (each write conditional on the caller's fleet)
+    registry = _table_actions(synthesized_template, "fleet-api", NAMES.registry_table)
+    assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= registry
+    sessions = _table_actions(synthesized_template, "fleet-api", NAMES.sessions_table)
+    assert "dynamodb:Query" in sessions
+    assert not sessions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}

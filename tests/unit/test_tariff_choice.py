@@ -74,3 +74,23 @@ def test_a_session_is_priced_with_the_version_in_force_when_it_started():
 def test_an_assigned_tariff_that_was_never_imported_is_not_priceable():
     with pytest.raises(NotPriceable, match="not imported"):
         session_tariff(SITE, None, "other", datetime(2026, 1, 1, tzinfo=UTC), lambda _: [])
+
+
+def test_a_site_the_operator_has_not_priced_yet_is_not_priceable_and_says_so():
+    # Given a site a fleet admin registered (no flat price, no OCPI tariff)
+    unpriced = Site(id="new-depot", fleet_id="nordvind", name="Ny depå")
+    assert unpriced.priced is False
+    # When a session there is priced, Then it cannot be, with a reason an operator can act on
+    with pytest.raises(NotPriceable, match=r"site 'new-depot' has no tariff yet: the operator sets one"):
+        session_tariff(unpriced, None, "nordvind", datetime(2026, 11, 24, tzinfo=UTC), lambda _: [])
+
+
+def test_a_site_has_at_most_one_price():
+    with pytest.raises(ValueError, match="both tariff"):
+        Site(
+            id="d",
+            fleet_id="f",
+            name="D",
+            tariff=FlatTariff(energy_price_per_kwh=Decimal("2"), vat_rate_percent=Decimal(25)),
+            tariff_id="t",
+        )
