@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
+from shared.fleet_lists import FleetLists
 from shared.settings import FleetApiSettings
 
 
@@ -13,10 +14,12 @@ from shared.settings import FleetApiSettings
 class Services:
     fleet: FleetQueries
     finance: FinanceQueries
+    lists: FleetLists
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
         return cls(
             fleet=FleetQueries.from_settings(settings),
             finance=FinanceQueries.from_settings(settings),
+            lists=FleetLists.from_settings(settings),
         )
