@@ -641,6 +641,49 @@ class SessionsTable:
     def for_fleet(self, fleet_id: str) -> list[Session]:
         return [item_to_session(i) for i in self._query(BY_FLEET_STARTED_INDEX, Key("fleet_id").eq(fleet_id))]
 
+    def add_listing_keys(self) -> int:
+        """Give session heads written before the vehicle and charger indexes their keys (a one-off
+        scan for an operator after deploying them); returns how many heads it changed. Repeating
+        it is harmless, and a head whose fleet changed meanwhile is left to the write that did it."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": Attr("sk").eq(HEAD) & Attr("fleet_id").exists(),
+            "ProjectionExpression": "session_id, fleet_id, vehicle_id, charge_point_id, #fc, #fv",
+            "ExpressionAttributeNames": {"#fc": FLEET_CHARGER, "#fv": FLEET_VEHICLE},
+        }
+        changed = 0
+        while True:
+            with aws_errors("scan session heads"):
+                page = self._table.scan(**kwargs)
+            for head in page.get("Items", []):
+                changed += self._add_listing_keys(head)
+            if "LastEvaluatedKey" not in page:
+                return changed
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _add_listing_keys(self, head: dict[str, Any]) -> int:
+        fleet_id, vehicle_id, charger = head["fleet_id"], head.get("vehicle_id"), head.get("charge_point_id")
+        if not fleet_id or not charger:
+            return 0
+        keys = {FLEET_CHARGER: fleet_scoped(fleet_id, charger)}
+        if vehicle_id:
+            keys[FLEET_VEHICLE] = fleet_scoped(fleet_id, vehicle_id)
+        if all(head.get(name) == value for name, value in keys.items()):
+            return 0
+        with aws_errors(f"index session {head['session_id']}"):
+            try:
+                self._table.update_item(
+                    Key=head_key(head["session_id"]),
+                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in keys),
+                    ConditionExpression="fleet_id = :fleet",
+                    ExpressionAttributeValues={f":{name}": value for name, value in keys.items()}
+                    | {":fleet": fleet_id},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                return 0
+        return 1
+
     def recent_for_vehicle(self, fleet_id: str, vehicle_id: str, count: int) -> list[Session]:
         """A vehicle's `count` newest sessions, newest first (one read)."""
         with aws_errors(f"read the recent sessions of {vehicle_id}"):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from shared.adapters import sessions_table as sessions_module
 from shared.adapters.registry_table import RegistryTable
-from shared.adapters.sessions_table import SessionListing, SessionsTable
+from shared.adapters.sessions_table import SessionListing, SessionsTable, session_to_item
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.registry import RegistryDocument, TokenGrant
 from shared.models.sessions import Session, SessionStatus
@@ -528,3 +528,23 @@ def test_a_session_identified_after_plug_in_moves_to_its_vehicle_and_fleet(aws):
     # And authorized again without a vehicle, it leaves the vehicle's list
     table.identify(session.session_id, charger, grant.model_copy(update={"vehicle_id": None}))
     assert table.page(SessionListing(driver_fleet, vehicle_id=vehicle), 10)[0] == []
+
+
+def test_sessions_stored_before_the_listing_indexes_are_given_their_keys(aws):
+    # Given a session head written before the vehicle and charger indexes existed
+    table = SessionsTable(aws.sessions_table)
+    tag = uuid.uuid4().hex[:6]
+    fleet, charger, vehicle = f"old-{tag}", f"cp-{tag}", f"van-{tag}"
+    session = _session(fleet, charger, 1, FIRST_START, vehicle_id=vehicle, driver_id=None,
+                       status=SessionStatus.INVOICED)  # fmt: skip
+    legacy = {
+        k: v for k, v in session_to_item(session).items() if k not in {"fleet_vehicle", "fleet_charger"}
+    }
+    aws.table(aws.sessions_table).put_item(Item=legacy)
+    assert table.page(SessionListing(fleet, vehicle_id=vehicle), 10)[0] == []
+    # When the operator runs `laddvakt sessions index`
+    assert table.add_listing_keys() >= 1
+    # Then the vehicle's and the charger's lists have it, and running it again changes nothing
+    assert ids(table.page(SessionListing(fleet, vehicle_id=vehicle), 10)[0]) == [session.session_id]
+    assert ids(table.page(SessionListing(fleet, charge_point_id=charger), 10)[0]) == [session.session_id]
+    assert table.add_listing_keys() == 0
