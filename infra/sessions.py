@@ -7,7 +7,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from shared.adapters.registry_table import BY_FLEET_INDEX
-from shared.adapters.sessions_table import ACTIVE_BY_FLEET_INDEX, BY_FLEET_STARTED_INDEX
+from shared.adapters.sessions_table import (
+    ACTIVE_BY_FLEET_INDEX,
+    BY_CHARGER_STARTED_INDEX,
+    BY_FLEET_STARTED_INDEX,
+    BY_VEHICLE_STARTED_INDEX,
+    FLEET_CHARGER,
+    FLEET_VEHICLE,
+)
 from shared.topology import Names
 
 S = dynamodb.AttributeType.STRING
@@ -54,6 +61,17 @@ class SessionStore(Construct):
             partition_key=dynamodb.Attribute(name="fleet_id", type=S),
             sort_key=dynamodb.Attribute(name="started_at", type=S),
         )
+        # One vehicle's and one charger's sessions by start, within the fleet (`{fleet}#{id}`):
+        # a filter that selective reads its own partition instead of the fleet's whole history.
+        for index, partition in (
+            (BY_VEHICLE_STARTED_INDEX, FLEET_VEHICLE),
+            (BY_CHARGER_STARTED_INDEX, FLEET_CHARGER),
+        ):
+            self.sessions.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=partition, type=S),
+                sort_key=dynamodb.Attribute(name="started_at", type=S),
+            )
         self.rejected_frames = _table(
             self,
             "rejected-frames",

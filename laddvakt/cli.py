@@ -137,6 +137,17 @@ def _sessions_correct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions_index(args: argparse.Namespace) -> int:
+    from shared.adapters.sessions_table import SessionsTable
+
+    target = resolve(args.stack, Path(args.state_dir))
+    changed = SessionsTable(
+        target.sessions_table, table=target.table(target.sessions_table)
+    ).add_listing_keys()
+    print(f"{changed} session(s) given their vehicle and charger listing keys")
+    return 0
+
+
 def _replay(args: argparse.Namespace) -> int:
     from datetime import UTC, date, datetime
 
@@ -404,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     correct_cmd.add_argument("--reason", required=True, help="why: written on the credit note")
     correct_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     correct_cmd.set_defaults(func=_sessions_correct)
+
+    index_cmd = command(
+        sessions_commands, "index", "give sessions stored before the vehicle and charger lists their keys"
+    )
+    index_cmd.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
+    index_cmd.set_defaults(func=_sessions_index)
 
     replay_cmd = command(commands, "replay", "rebuild sessions from the raw ledger into a new table")
     replay_cmd.add_argument("--from", dest="from_date", required=True, help="first day (UTC), YYYY-MM-DD")

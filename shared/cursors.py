@@ -25,7 +25,7 @@ def encode(key: dict[str, Any]) -> str:
 
 
 def decode(cursor: str, fields: set[str], valid: Callable[[dict[str, str]], bool]) -> dict[str, str]:
-    """The key in `cursor`: exactly `fields`, all strings, and `valid` for this caller."""
+    """The key in `cursor`: exactly `fields`, all non-empty strings, and `valid` for this caller."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
@@ -33,7 +33,7 @@ def decode(cursor: str, fields: set[str], valid: Callable[[dict[str, str]], bool
     if (
         not isinstance(key, dict)
         or set(key) != fields
-        or not all(isinstance(v, str) for v in key.values())
+        or not all(isinstance(v, str) and v for v in key.values())  # DynamoDB keys are never empty
         or not valid(key)
     ):
         raise BadCursor("cursor is not one this API returned for this fleet")

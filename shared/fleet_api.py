@@ -18,7 +18,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from shared.api import analytics_routes, finance_routes, fleet_routes, registry_routes
+from shared.api import (
+    analytics_routes,
+    finance_routes,
+    fleet_routes,
+    registry_routes,
+    session_routes,
+    vehicle_routes,
+)
 from shared.api.common import PROBLEM_JSON, FleetNotInToken, RoleMissing, problem
 from shared.api.services import Services
 from shared.cursors import BadCursor
@@ -27,7 +34,7 @@ from shared.models.api import Problem
 
 API_TITLE = "Laddvakt fleet API"
 API_VERSION = "0.2.0"
-ROUTERS = (fleet_routes, finance_routes, analytics_routes, registry_routes)
+ROUTERS = (fleet_routes, vehicle_routes, session_routes, finance_routes, analytics_routes, registry_routes)
 
 # Every GET answer carries an ETag; a client that sends it back as If-None-Match gets a 304
 # without the body. `no-cache` means "revalidate every time": the fleet changes by the minute.

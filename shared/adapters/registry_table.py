@@ -75,6 +75,9 @@ from shared.models.registry import (
 )
 
 BY_FLEET_INDEX = "by_fleet"
+VEHICLE_PREFIX = "VEHICLE#"
+# BatchGetItem reads at most 100 keys a request.
+_BATCH_GET = 100
 _META = "META"
 _NEEDS = "NEEDS"
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
@@ -288,6 +291,73 @@ class RegistryTable:
     def fleet_inventory(self, fleet_id: str) -> FleetInventory:
         """Everything of the fleet: fine for a command or a small fleet, never for a hot path."""
         return _inventory(self._query_fleet(fleet_id))
+
+    def vehicle(self, vehicle_id: str) -> Vehicle | None:
+        item = self._get(f"VEHICLE#{vehicle_id}")
+        return Vehicle.model_validate(item) if item else None
+
+    def vehicles_page(
+        self, fleet_id: str, limit: int, after: dict[str, str] | None = None
+    ) -> tuple[list[Vehicle], dict[str, str] | None]:
+        """Up to `limit` of the fleet's vehicles by id, and the key to go on from (None at the
+        end). Other items under `VEHICLE#` (a vehicle's charging needs) are read past."""
+        kwargs: dict[str, Any] = {
+            "IndexName": BY_FLEET_INDEX,
+            "KeyConditionExpression": Key("gsi1pk").eq(f"FLEET#{fleet_id}")
+            & Key("gsi1sk").begins_with(VEHICLE_PREFIX),
+            "Limit": limit,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = after
+        vehicles: list[Vehicle] = []
+        while True:
+            with aws_errors(f"list vehicles of {fleet_id}"):
+                page = self._table.query(**kwargs)
+            items = [i for i in page.get("Items", []) if i.get("kind") == "vehicle"]
+            last_read = page.get("LastEvaluatedKey")
+            for position, item in enumerate(items):
+                vehicles.append(Vehicle.model_validate(_record(item)))
+                if len(vehicles) == limit:
+                    more = position < len(items) - 1 or last_read is not None
+                    key = {name: str(item[name]) for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+                    return vehicles, key if more else None
+            if last_read is None:
+                return vehicles, None
+            kwargs["ExclusiveStartKey"] = last_read
+
+    def connector_statuses(self, connectors: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The last reported status of each (charger, connector) asked for, in batched reads."""
+        wanted = sorted(set(connectors))
+        statuses: dict[tuple[str, int], str] = {}
+        for start in range(0, len(wanted), _BATCH_GET):
+            keys = [
+                {"pk": f"CHARGER#{cp}", "sk": f"CONNECTOR#{connector:03d}"}
+                for cp, connector in wanted[start : start + _BATCH_GET]
+            ]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys}}
+            while request:
+                with aws_errors("read connector states"):
+                    result = self._table.meta.client.batch_get_item(RequestItems=request)
+                for item in result.get("Responses", {}).get(self._table.name, []):
+                    statuses[(item["charge_point_id"], int(item["connector_id"]))] = item["status"]
+                request = result.get("UnprocessedKeys") or {}
+        return statuses
+
+    def site_time_zones(self, fleet_id: str) -> set[str]:
+        """The IANA zones of the fleet's sites (one query of the fleet's site items)."""
+
+        def load() -> set[str]:
+            with aws_errors(f"read the sites of {fleet_id}"):
+                page = self._table.query(
+                    IndexName=BY_FLEET_INDEX,
+                    KeyConditionExpression=Key("gsi1pk").eq(f"FLEET#{fleet_id}")
+                    & Key("gsi1sk").begins_with("SITE#"),
+                    ProjectionExpression="time_zone",
+                )
+            return {str(i["time_zone"]) for i in page.get("Items", []) if i.get("time_zone")}
+
+        zones: set[str] = self._cache.get(f"zones:{fleet_id}", load)
+        return zones
 
     def fleet_chargers(self, fleet_id: str) -> FleetInventory:
         """The fleet's chargers with their live state and connectors, and nothing else: one query

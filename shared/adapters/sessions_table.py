@@ -14,7 +14,10 @@ frames arriving out of order cannot make the live view go back in time.
 
 GSIs hold head items only: `active_by_fleet` (sparse: only active sessions carry
 `active_fleet_id`) answers "what is charging in my fleet now" without touching history;
-`by_fleet_started` lists a fleet's sessions by start.
+`by_fleet_started` lists a fleet's sessions by start; `by_vehicle_started` and
+`by_charger_started` list one vehicle's or one charger's sessions by start. Their partition keys
+(`fleet_vehicle`, `fleet_charger`) are `{fleet_id}#{id}`: a fleet's listing can only ever read its
+own sessions, even of a charger that other fleets' drivers use too.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
@@ -37,6 +40,10 @@ from shared.models.sessions import MeterSample, Session, SessionStatus
 
 ACTIVE_BY_FLEET_INDEX = "active_by_fleet"
 BY_FLEET_STARTED_INDEX = "by_fleet_started"
+BY_VEHICLE_STARTED_INDEX = "by_vehicle_started"
+BY_CHARGER_STARTED_INDEX = "by_charger_started"
+FLEET_VEHICLE = "fleet_vehicle"
+FLEET_CHARGER = "fleet_charger"
 HEAD = "SESSION"
 START_MARKER = "START"
 SAMPLE_PREFIX = "SAMPLE#"
@@ -54,6 +61,11 @@ PARKED_PREFIX = "PARKED#"
 def utc_text(at: datetime) -> str:
     """One fixed format for every stored time, so string order is time order."""
     return at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def fleet_scoped(fleet_id: str, thing_id: str) -> str:
+    """A listing index's partition key: ids never contain `#` (the registry's id patterns)."""
+    return f"{fleet_id}#{thing_id}"
 
 
 def head_key(session_id: str) -> dict[str, str]:
@@ -118,11 +130,17 @@ def session_to_item(session: Session) -> dict[str, Any]:
         item.pop("seq_nos", None)  # DynamoDB has no empty sets
     if session.status is SessionStatus.ACTIVE:
         item["active_fleet_id"] = session.fleet_id
+    item[FLEET_CHARGER] = fleet_scoped(session.fleet_id, session.charge_point_id)
+    if session.vehicle_id:
+        item[FLEET_VEHICLE] = fleet_scoped(session.fleet_id, session.vehicle_id)
     return item
 
 
+_INDEX_ONLY = {"active_fleet_id", FLEET_VEHICLE, FLEET_CHARGER, "sk"}
+
+
 def item_to_session(item: dict[str, Any], samples: list[MeterSample] | None = None) -> Session:
-    data = {k: v for k, v in item.items() if k not in {"active_fleet_id", "sk"}}
+    data = {k: v for k, v in item.items() if k not in _INDEX_ONLY}
     data["transaction_id"] = str(item["transaction_id"])
     data["connector_id"] = int(item["connector_id"])
     data["samples"] = samples or []
@@ -397,14 +415,21 @@ class SessionsTable:
             ":vehicle": grant.vehicle_id,
             ":active": SessionStatus.ACTIVE.value,
         }
+        # The listing indexes' keys move with the session to its new fleet and vehicle; an index
+        # key is never NULL, so a session without a vehicle leaves the vehicle index.
+        sets = "SET id_tag = :tag, fleet_id = :fleet, driver_id = :driver, vehicle_id = :vehicle, "
+        sets += f"active_fleet_id = :fleet, {FLEET_CHARGER} = :by_charger"
+        update[":by_charger"] = fleet_scoped(str(grant.fleet_id), charge_point_id)
+        if grant.vehicle_id:
+            sets += f", {FLEET_VEHICLE} = :by_vehicle"
+            update[":by_vehicle"] = fleet_scoped(str(grant.fleet_id), grant.vehicle_id)
+        else:
+            sets += f" REMOVE {FLEET_VEHICLE}"
         with aws_errors(f"identify session {session_id}"):
             try:
                 self._table.update_item(
                     Key=head_key(session_id),
-                    UpdateExpression=(
-                        "SET id_tag = :tag, fleet_id = :fleet, driver_id = :driver, vehicle_id = :vehicle, "
-                        "active_fleet_id = :fleet"
-                    ),
+                    UpdateExpression=sets,
                     ConditionExpression="charge_point_id = :cp AND #status = :active",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=update,
@@ -616,6 +641,98 @@ class SessionsTable:
     def for_fleet(self, fleet_id: str) -> list[Session]:
         return [item_to_session(i) for i in self._query(BY_FLEET_STARTED_INDEX, Key("fleet_id").eq(fleet_id))]
 
+    def add_listing_keys(self) -> int:
+        """Give session heads written before the vehicle and charger indexes their keys (a one-off
+        scan for an operator after deploying them); returns how many heads it changed. Repeating
+        it is harmless, and a head whose fleet changed meanwhile is left to the write that did it."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": Attr("sk").eq(HEAD) & Attr("fleet_id").exists(),
+            "ProjectionExpression": "session_id, fleet_id, vehicle_id, charge_point_id, #fc, #fv",
+            "ExpressionAttributeNames": {"#fc": FLEET_CHARGER, "#fv": FLEET_VEHICLE},
+        }
+        changed = 0
+        while True:
+            with aws_errors("scan session heads"):
+                page = self._table.scan(**kwargs)
+            for head in page.get("Items", []):
+                changed += self._add_listing_keys(head)
+            if "LastEvaluatedKey" not in page:
+                return changed
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _add_listing_keys(self, head: dict[str, Any]) -> int:
+        fleet_id, vehicle_id, charger = head["fleet_id"], head.get("vehicle_id"), head.get("charge_point_id")
+        if not fleet_id or not charger:
+            return 0
+        keys = {FLEET_CHARGER: fleet_scoped(fleet_id, charger)}
+        if vehicle_id:
+            keys[FLEET_VEHICLE] = fleet_scoped(fleet_id, vehicle_id)
+        if all(head.get(name) == value for name, value in keys.items()):
+            return 0
+        with aws_errors(f"index session {head['session_id']}"):
+            try:
+                self._table.update_item(
+                    Key=head_key(head["session_id"]),
+                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in keys),
+                    ConditionExpression="fleet_id = :fleet",
+                    ExpressionAttributeValues={f":{name}": value for name, value in keys.items()}
+                    | {":fleet": fleet_id},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                return 0
+        return 1
+
+    def recent_for_vehicle(self, fleet_id: str, vehicle_id: str, count: int) -> list[Session]:
+        """A vehicle's `count` newest sessions, newest first (one read)."""
+        with aws_errors(f"read the recent sessions of {vehicle_id}"):
+            page = self._table.query(
+                IndexName=BY_VEHICLE_STARTED_INDEX,
+                KeyConditionExpression=Key(FLEET_VEHICLE).eq(fleet_scoped(fleet_id, vehicle_id)),
+                ScanIndexForward=False,
+                Limit=count,
+            )
+        return [item_to_session(i) for i in page.get("Items", [])]
+
+    def page(
+        self, listing: SessionListing, limit: int, after: dict[str, str] | None = None
+    ) -> tuple[list[Session], dict[str, str] | None]:
+        """Up to `limit` of the listing's sessions, newest start first, and the key to go on from
+        (None at the end). DynamoDB applies `Limit` before the filter, so a read may bring fewer
+        matches than asked, or none: read on until `limit` or the end. The key returned is the
+        last returned session's, so the next page starts right after it; only when the read
+        budget runs out first is it the last key read (everything between was filtered out)."""
+        index, partition, value = listing.index()
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": listing.key_condition(),
+            "ScanIndexForward": False,
+            # Unfiltered, a read of `limit` items is the page; filtered, read more at a time.
+            "Limit": limit if listing.filter_expression() is None else max(limit, _FILTERED_READ),
+        }
+        if listing.filter_expression() is not None:
+            kwargs["FilterExpression"] = listing.filter_expression()
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = after
+        found: list[dict[str, Any]] = []
+        last_read: dict[str, str] | None = None
+        for _ in range(_PAGE_READS):
+            with aws_errors(f"list sessions of {value}"):
+                page = self._table.query(**kwargs)
+            items = page.get("Items", [])
+            last_read = page.get("LastEvaluatedKey")
+            for position, item in enumerate(items):
+                found.append(item)
+                if len(found) == limit:
+                    more = position < len(items) - 1 or last_read is not None
+                    key = {name: str(item[name]) for name in ("session_id", "sk", partition, "started_at")}
+                    return [item_to_session(i) for i in found], key if more else None
+            if last_read is None:
+                break
+            kwargs["ExclusiveStartKey"] = last_read
+        return [item_to_session(i) for i in found], last_read
+
     def _query(self, index: str | None, condition: Any, *, consistent: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
@@ -630,6 +747,83 @@ class SessionsTable:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# A filtered listing reads this many index items at a time, and at most this many times per page:
+# a page stays well inside API Gateway's time limit however rare the matches are.
+_FILTERED_READ = 200
+_PAGE_READS = 10
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    """Which of a fleet's sessions to list: started within [`started_from`, `started_to`] (both
+    inclusive, either open), of one vehicle, driver or charger, in some statuses. The most
+    selective index answers; the other filters are a FilterExpression on it."""
+
+    fleet_id: str
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    vehicle_id: str | None = None
+    driver_id: str | None = None
+    charge_point_id: str | None = None
+    statuses: frozenset[SessionStatus] = frozenset()
+
+    def index(self) -> tuple[str, str, str]:
+        """The index, its partition attribute, and the partition this listing reads."""
+        if self.vehicle_id is not None:
+            return BY_VEHICLE_STARTED_INDEX, FLEET_VEHICLE, fleet_scoped(self.fleet_id, self.vehicle_id)
+        if self.charge_point_id is not None:
+            return BY_CHARGER_STARTED_INDEX, FLEET_CHARGER, fleet_scoped(self.fleet_id, self.charge_point_id)
+        return BY_FLEET_STARTED_INDEX, "fleet_id", self.fleet_id
+
+    def bounds(self) -> tuple[str | None, str | None]:
+        return (
+            utc_text(self.started_from) if self.started_from else None,
+            utc_text(self.started_to) if self.started_to else None,
+        )
+
+    def key_condition(self) -> Any:
+        _, partition, value = self.index()
+        condition = Key(partition).eq(value)
+        low, high = self.bounds()
+        if low is not None and high is not None:
+            return condition & Key("started_at").between(low, high)
+        if low is not None:
+            return condition & Key("started_at").gte(low)
+        if high is not None:
+            return condition & Key("started_at").lte(high)
+        return condition
+
+    def filter_expression(self) -> Any:
+        index, _, _ = self.index()
+        conditions = []
+        if self.charge_point_id is not None and index != BY_CHARGER_STARTED_INDEX:
+            conditions.append(Attr("charge_point_id").eq(self.charge_point_id))
+        if self.driver_id is not None:
+            conditions.append(Attr("driver_id").eq(self.driver_id))
+        if self.statuses:
+            conditions.append(Attr("status").is_in(sorted(s.value for s in self.statuses)))
+        if not conditions:
+            return None
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined = combined & condition
+        return combined
+
+    def owns(self, key: dict[str, str]) -> bool:
+        """A key this listing can go on from: a session head in its partition and time range.
+        Page keys come back from clients, so this is what keeps a crafted one in its fleet."""
+        _, partition, value = self.index()
+        low, high = self.bounds()
+        started = key.get("started_at", "")
+        return (
+            set(key) == {"session_id", "sk", partition, "started_at"}
+            and key[partition] == value
+            and key["sk"] == HEAD
+            and (low is None or started >= low)
+            and (high is None or started <= high)
+        )
 
 
 @dataclass(frozen=True)

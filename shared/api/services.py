@@ -11,6 +11,7 @@ from shared.analytics import AnalyticsQueries
 from shared.charger_health import ChargerHealthQueries
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
+from shared.fleet_lists import FleetLists
 from shared.registry_admin import RegistryAdmin
 from shared.settings import FleetApiSettings
 
@@ -22,6 +23,7 @@ class Services:
     health: ChargerHealthQueries
     analytics: AnalyticsQueries
     registry: RegistryAdmin
+    lists: FleetLists
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
@@ -38,4 +40,5 @@ class Services:
             ),
             analytics=AnalyticsQueries(AnalyticsTable(settings.analytics_table), registry),
             registry=RegistryAdmin(registry, sessions),
+            lists=FleetLists(registry, sessions),
         )

@@ -23,6 +23,12 @@ class SiteNotFound(NotFound):
         self.site_id = site_id
 
 
+class VehicleNotFound(NotFound):
+    def __init__(self, vehicle_id: str) -> None:
+        super().__init__(f"no vehicle {vehicle_id!r}")
+        self.vehicle_id = vehicle_id
+
+
 class PartyNotFound(NotFound):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not in the registry")

@@ -32,6 +32,10 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
     paths = set(json.loads(COMMITTED.read_text())["paths"])
     assert paths == {
         "/fleet/status",
+        "/vehicles",
+        "/vehicles/{vehicle_id}",
+        "/vehicles/{vehicle_id}/sessions",
+        "/sessions",
         "/sessions/{session_id}",
         "/chargers",
         "/chargers/{charge_point_id}",
@@ -43,7 +47,6 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/analytics/arrivals",
         "/sites",
         "/sites/{site_id}",
-        "/vehicles/{vehicle_id}",
         "/vehicles/{vehicle_id}/charging-needs",
         "/drivers",
         "/drivers/{driver_id}",

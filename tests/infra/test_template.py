@@ -108,6 +108,8 @@ def test_ingest_reads_the_queue_in_batches_with_partial_failures(synthesized_tem
             {
                 "active_by_fleet": [("active_fleet_id", "HASH"), ("session_id", "RANGE")],
                 "by_fleet_started": [("fleet_id", "HASH"), ("started_at", "RANGE")],
+                "by_vehicle_started": [("fleet_vehicle", "HASH"), ("started_at", "RANGE")],
+                "by_charger_started": [("fleet_charger", "HASH"), ("started_at", "RANGE")],
             },
         ),
         (NAMES.rejected_frames_table, [("charge_point_id", "HASH"), ("received_key", "RANGE")], {}),
