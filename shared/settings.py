@@ -56,3 +56,7 @@ class FleetApiSettings(_FunctionSettings):
     sessions_table: str
     billing_table: str
     invoice_bucket: str
+
+
+class PublishEventsSettings(_FunctionSettings):
+    fleet_event_bus: str

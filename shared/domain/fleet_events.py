@@ -76,7 +76,9 @@ def session_events(before: Session | None, after: Session | None) -> list[FleetE
     events: list[FleetEvent] = []
     if before is None:
         events.append(
-            SessionStarted(event_id=f"{after.session_id}/started", occurred_at=after.started_at, **_who(after))
+            SessionStarted(
+                event_id=f"{after.session_id}/started", occurred_at=after.started_at, **_who(after)
+            )
         )
     if _ended(after):
         if before is None or not _ended(before):

@@ -74,7 +74,9 @@ class FleetEvent(BaseModel):
     summary: ClassVar[str] = ""
 
     fleet_id: str = Field(description="The fleet the event belongs to: match on it in your rule")
-    event_id: str = Field(description="Stable for one fact: the same id means the same event, delivered again")
+    event_id: str = Field(
+        description="Stable for one fact: the same id means the same event, delivered again"
+    )
     occurred_at: AwareDatetime = Field(description="When it happened (UTC), by the charger's clock")
 
     @classmethod

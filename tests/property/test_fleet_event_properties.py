@@ -12,6 +12,7 @@ again. Each change (image before, image after) goes through the real rule. Then:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,7 +53,9 @@ def stop(inferred: bool) -> Op:
         if s.ended_at is not None or s.status is not ACTIVE:
             return s
         at = (s.latest_sample_at or START) + timedelta(minutes=1)
-        return s.model_copy(update={"ended_at": at, "meter_stop_wh": s.latest_register_wh, "end_inferred": inferred})
+        return s.model_copy(
+            update={"ended_at": at, "meter_stop_wh": s.latest_register_wh, "end_inferred": inferred}
+        )
 
     return apply
 
@@ -115,7 +118,7 @@ def test_one_start_at_most_one_end_and_idle_only_in_between(ops):
     if SessionEnded in kinds:
         assert kinds.index(SessionEnded) == len(kinds) - 1, "nothing after the end"
     power = [k for k in kinds if k in (SessionIdle, SessionCharging)]
-    assert all(a is not b for a, b in zip(power, power[1:], strict=False)), "idle and charging alternate"
+    assert all(a is not b for a, b in itertools.pairwise(power)), "idle and charging alternate"
     assert {e.fleet_id for e in events} == {"nordvind"}
     assert len({e.event_id for e in events}) == len(events), "different facts never share an id"
 

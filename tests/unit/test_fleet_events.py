@@ -97,7 +97,11 @@ def test_leaving_active_without_a_stop_ends_the_session():
 def test_an_inferred_end_says_so():
     before = powered(0, 30)
     after = before.model_copy(
-        update={"ended_at": START + timedelta(hours=2), "meter_stop_wh": Decimal(505_500), "end_inferred": True}
+        update={
+            "ended_at": START + timedelta(hours=2),
+            "meter_stop_wh": Decimal(505_500),
+            "end_inferred": True,
+        }
     )
     (event,) = session_events(before, after)
     assert isinstance(event, SessionEnded) and event.end_inferred is True
@@ -121,7 +125,9 @@ def test_power_coming_back_above_the_threshold_is_charging_again():
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        pytest.param(powered(11_000, 30), powered(10_500, 35), id="a sample that keeps power above the threshold"),
+        pytest.param(
+            powered(11_000, 30), powered(10_500, 35), id="a sample that keeps power above the threshold"
+        ),
         pytest.param(powered(50, 30), powered(0, 35), id="a sample that keeps it below"),
         pytest.param(powered(11_000, 30), powered(11_000, 30), id="a replayed identical image"),
         pytest.param(head(), powered(0, 1), id="the first reading (Started already said it)"),
@@ -147,7 +153,9 @@ def test_a_removed_head_and_a_replayed_start_announce_nothing_new():
     assert session_events(None, head())[0].event_id == session_events(None, head())[0].event_id
 
 
-def connector(status: str, error_code: str = "NoError", minutes: int = 0, info: str | None = None) -> ConnectorReport:
+def connector(
+    status: str, error_code: str = "NoError", minutes: int = 0, info: str | None = None
+) -> ConnectorReport:
     return ConnectorReport(
         fleet_id="nordvind",
         charge_point_id="CP-1",
@@ -188,7 +196,11 @@ def test_a_new_fault_code_on_a_faulted_connector_is_announced_and_the_same_one_i
 def test_a_healthy_status_after_a_fault_is_a_recovery():
     (event,) = connector_events(connector("Faulted", "GroundFailure", 5), connector("Available", minutes=30))
     assert isinstance(event, ChargerRecovered)
-    assert (event.status, event.error_code, event.occurred_at) == ("Available", "NoError", START + timedelta(minutes=30))
+    assert (event.status, event.error_code, event.occurred_at) == (
+        "Available",
+        "NoError",
+        START + timedelta(minutes=30),
+    )
 
 
 def test_status_changes_that_keep_a_connector_healthy_announce_nothing():
