@@ -26,6 +26,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=DynamoDBS
 @tracer.capture_method
 def record_handler(record: DynamoDBStreamRecordModel) -> None:
     events = live_events.announce(record.dynamodb.OldImage, record.dynamodb.NewImage)  # type: ignore[arg-type]
+    metrics.add_metric(name="ChangesRead", unit=MetricUnit.Count, value=1)
     for event in events:
         metrics.add_metric(name=event.detail_type(), unit=MetricUnit.Count, value=1)
     if events:

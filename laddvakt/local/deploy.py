@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from laddvakt.local import moto_streams
 from laddvakt.local.firehose import DeliveryStream
 from laddvakt.local.template import Template, TemplateError
 from shared.topology import ENV_IOT_DATA_ENDPOINT
@@ -290,6 +291,7 @@ class LocalDeployment:
             ]
         stream = properties.get("StreamSpecification")
         if stream:
+            moto_streams.install()  # moto runs in this process (the local stack, the tests)
             request["StreamSpecification"] = {
                 "StreamEnabled": True,
                 "StreamViewType": stream["StreamViewType"],

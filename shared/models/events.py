@@ -68,7 +68,8 @@ class FrameResult(BaseModel):
 
 
 class FleetEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Every field is always sent (null when unknown), so the published schemas require them all.
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
 
     # One sentence for the schema and docs/events.md.
     summary: ClassVar[str] = ""
