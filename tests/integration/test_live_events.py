@@ -210,3 +210,19 @@ def test_a_change_that_cannot_be_published_fails_alone_and_is_retried(
 
     # Then that change alone is reported failed, by its sequence number, for Lambda to retry
     assert result == {"batchItemFailures": [{"itemIdentifier": changes[0]["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_a_cancelled_transaction_leaves_no_change_on_the_stream(aws, streams):
+    # Given a session head, When a transaction puts a new head but fails its second condition
+    streams[0].new_changes()
+    dynamodb = aws.client("dynamodb")
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": aws.sessions_table, "Item": {"session_id": {"S": "GHOST:1"}, "sk": {"S": "SESSION"}}}},
+                {"Put": {"TableName": aws.sessions_table, "Item": {"session_id": {"S": "GHOST:1"}, "sk": {"S": "START"}},
+                         "ConditionExpression": "attribute_exists(session_id)"}},
+            ]
+        )  # fmt: skip
+    # Then the stream shows nothing: no event for a session that was never stored
+    assert streams[0].new_changes() == []
