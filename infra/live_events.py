@@ -5,7 +5,6 @@ announce. Ingest is untouched: nothing on the charger's path waits for an event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,12 +69,6 @@ class LiveEvents(Construct):
                     retry_attempts=RETRY_ATTEMPTS,
                     report_batch_item_failures=True,
                     on_failure=sources.SqsDlq(self.dead_letter_queue),
-                    filters=[lambda_.FilterCriteria.filter(_filter(STREAM_FILTERS[key]))],
+                    filters=[lambda_.FilterCriteria.filter(dict(STREAM_FILTERS[key]))],
                 )
             )
-
-
-def _filter(pattern: dict[str, Any]) -> dict[str, Any]:
-    # FilterCriteria.filter takes the pattern as a plain mapping; a copy keeps ours unshared.
-    copied: dict[str, Any] = json.loads(json.dumps(pattern))
-    return copied
