@@ -23,7 +23,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 .PHONY: help
 help: ## List every target with one line each
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
 
 .PHONY: install
 install: $(STAMP) ## Create .venv and install Laddvakt with its development tools
@@ -33,7 +33,7 @@ demo: $(STAMP) ## Run the whole system locally and drive a simulated day of char
 	@$(VENV)/bin/laddvakt demo
 
 .PHONY: up
-up: $(STAMP) ## Start the local stack (moto, MQTT broker, rule bridge, fleet API) until Ctrl-C
+up: $(STAMP) ## Start the local stack (moto, MQTT broker, rule bridge, fleet API, fleet event bus) until Ctrl-C
 	@$(VENV)/bin/laddvakt up
 
 .PHONY: test
@@ -49,6 +49,10 @@ lint: $(STAMP) ## Ruff (lint and format check) and mypy
 .PHONY: openapi
 openapi: $(STAMP) ## Regenerate docs/openapi.json from the fleet API's routes
 	@$(PY) -m laddvakt.openapi > docs/openapi.json && echo "wrote docs/openapi.json"
+
+.PHONY: event-schemas
+event-schemas: $(STAMP) ## Regenerate docs/events/*.schema.json from the live fleet event models
+	@$(PY) -m laddvakt.event_schemas docs/events
 
 .PHONY: synth
 synth: $(STAMP) node_modules/.package-lock.json ## Synthesize the CloudFormation template into cdk.out/, offline (LADDVAKT_BUNDLE=1 builds the layer too)

@@ -1,4 +1,4 @@
-"""What an operator is woken for: dead letters, failed billing runs, function errors, IoT rule
+"""What an operator is woken for: dead letters (ingest's and the live events'), failed billing runs, function errors, IoT rule
 failures; an SNS topic to subscribe to and a dashboard.
 """
 
@@ -26,6 +26,7 @@ class Monitoring(Construct):
         id_: str,
         *,
         dead_letter_queue: sqs.IQueue,
+        event_dead_letter_queue: sqs.IQueue,
         state_machine: sfn.IStateMachine,
         functions: Sequence[lambda_.IFunction],
         rule_name: str,
@@ -54,6 +55,11 @@ class Monitoring(Construct):
             "dead-letters",
             dead_letter_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
             "Ingest messages failed 5 times and wait in the dead-letter queue",
+        )
+        alarm(
+            "event-dead-letters",
+            event_dead_letter_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+            "Live fleet events could not be published: the changes' stream positions wait in the dead-letter queue",
         )
         alarm(
             "billing-failed",

@@ -54,6 +54,18 @@ def acknowledge(stack: LaddvaktStack) -> None:
             _ack(policy, f"AwsSolutions-IAM5[Resource::<{_ref(stack, tables[table])}.Arn>/index/*]", GSI)
 
     _ack(
+        _policy(stack.live_events.function),
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords, and dynamodb:ListStreams (which the stream "
+        "event sources need), accept only Resource '*'; reading records is granted on the two streams only",
+    )
+    _ack(
+        stack.live_events.dead_letter_queue.node.default_child,  # type: ignore[arg-type]
+        "AwsSolutions-SQS3",
+        "It is the dead-letter queue itself: the publish-events stream sources' on-failure destination",
+    )
+
+    _ack(
         _policy(stack.ingest.function),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/*/out]",
         "Ingest answers every registered charger on its own {chargePointId}/out topic",

@@ -42,14 +42,16 @@ def _table(
 class SessionStore(Construct):
     def __init__(self, scope: Construct, id_: str, names: Names) -> None:
         super().__init__(scope, id_)
-        self.registry = _table(self, "registry", names.registry_table, "pk", "sk")
+        # Both tables stream their changes (old and new image) for the live fleet events.
+        changes = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
+        self.registry = _table(self, "registry", names.registry_table, "pk", "sk", stream=changes)
         self.registry.add_global_secondary_index(
             index_name=BY_FLEET_INDEX,
             partition_key=dynamodb.Attribute(name="gsi1pk", type=S),
             sort_key=dynamodb.Attribute(name="gsi1sk", type=S),
         )
         # A session is a head item (sk SESSION) and one item per meter sample (sk SAMPLE#time).
-        self.sessions = _table(self, "sessions", names.sessions_table, "session_id", "sk")
+        self.sessions = _table(self, "sessions", names.sessions_table, "session_id", "sk", stream=changes)
         # Sparse: only active sessions carry active_fleet_id, so the index holds what is live now.
         self.sessions.add_global_secondary_index(
             index_name=ACTIVE_BY_FLEET_INDEX,

@@ -15,6 +15,7 @@ from infra.functions import ARCHITECTURE, RUNTIME, FunctionFactory
 from infra.ingest import Ingest, ingest_environment
 from infra.invoices import InvoiceStore
 from infra.ledger import RawLedger
+from infra.live_events import LiveEvents
 from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
 from infra.reaper import SessionReaper
@@ -158,6 +159,14 @@ class LaddvaktStack(Stack):
         )
         self.api = FleetApi(self, "FleetApi", names, self.fleet_function, self.auth.user_pool)
 
+        self.live_events = LiveEvents(
+            self,
+            "LiveEvents",
+            names,
+            functions,
+            {"sessions": self.store.sessions, "registry": self.store.registry},
+        )
+
         self.all_functions = [
             self.ingest.function,
             *steps.values(),
@@ -166,11 +175,13 @@ class LaddvaktStack(Stack):
             self.statements.start_function,
             self.reaper.function,
             self.fleet_function,
+            self.live_events.function,
         ]
         Monitoring(
             self,
             "Monitoring",
             dead_letter_queue=self.ingest.dead_letter_queue,
+            event_dead_letter_queue=self.live_events.dead_letter_queue,
             state_machine=self.billing.state_machine,
             functions=self.all_functions,
             rule_name=names.ingest_rule,
@@ -190,5 +201,7 @@ class LaddvaktStack(Stack):
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
             "StatementStateMachineArn": self.statements.state_machine.state_machine_arn,
             "LedgerBucketName": self.ledger.bucket.bucket_name,
+            "FleetEventBusName": self.live_events.bus.event_bus_name,
+            "FleetEventBusArn": self.live_events.bus.event_bus_arn,
         }.items():
             CfnOutput(self, name, value=value)

@@ -332,6 +332,29 @@ def _price(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_tail(args: argparse.Namespace) -> int:
+    from laddvakt.local.event_tap import tail
+    from laddvakt.target import local_target
+
+    target = local_target(Path(args.state_dir))
+    if target.fleet_events_tap_queue is None:
+        raise NoTarget(
+            "this local stack has no fleet event tap: restart it with this version (`laddvakt up`)"
+        )
+    print(f"live fleet events of {args.fleet or 'every fleet'} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    shown = tail(
+        target.client("sqs"),
+        target.fleet_events_tap_queue,
+        fleet_id=args.fleet,
+        as_json=args.json,
+        count=args.count,
+        idle_seconds=args.idle_timeout,
+        write=lambda line: print(line, flush=True),
+    )
+    print(f"{shown} event(s)", file=sys.stderr)
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from laddvakt.local.stack import run_up
 
@@ -474,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--check", action="store_true", help="only validate the tariff")
     price.add_argument("--tz", default="UTC", help="the site's IANA time zone (default UTC)")
     price.set_defaults(func=_price)
+
+    events_cmd = commands.add_parser("events", help="live fleet events (docs/events.md)")
+    events_commands = events_cmd.add_subparsers(dest="events_command", required=True)
+    tail_cmd = command(events_commands, "tail", "print live fleet events of the local stack as they happen")
+    tail_cmd.add_argument("--fleet", help="only this fleet's events (default: every fleet)")
+    tail_cmd.add_argument(
+        "--json", action="store_true", help="each event as EventBridge delivers it, one per line"
+    )
+    tail_cmd.add_argument("--count", type=int, help="stop after this many events")
+    tail_cmd.add_argument("--idle-timeout", type=float, help="stop when no event came for this many seconds")
+    tail_cmd.set_defaults(func=_events_tail)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)

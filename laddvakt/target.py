@@ -28,6 +28,8 @@ class Target:
     region: str
     endpoint_url: str | None = None
     api_url: str | None = None
+    # Local only: the queue the local stack's tap rule copies every live fleet event to.
+    fleet_events_tap_queue: str | None = None
 
     def _session(self) -> boto3.Session:
         if self.endpoint_url:
@@ -70,6 +72,7 @@ def local_target(state_dir: Path = DEFAULT_STATE_DIR) -> Target:
         region=state["region"],
         endpoint_url=state["endpoint_url"],
         api_url=state.get("api_url"),
+        fleet_events_tap_queue=names.get("fleet_events_tap_queue"),
     )
 
 

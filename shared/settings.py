@@ -70,3 +70,7 @@ class FleetApiSettings(_FunctionSettings):
     invoice_bucket: str
     heartbeat_interval_seconds: int = HeartbeatInterval
     analytics_table: str
+
+
+class PublishEventsSettings(_FunctionSettings):
+    fleet_event_bus: str

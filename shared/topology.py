@@ -125,6 +125,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             timeout_seconds=300,
         ),
         FunctionSpec(
+            "publish-events",
+            "functions.publish_events.handler.lambda_handler",
+            "Sessions' and connectors' changes (DynamoDB streams) as live fleet events on EventBridge",
+        ),
+        FunctionSpec(
             "fleet-api",
             "functions.fleet_api.handler.lambda_handler",
             "Fleet API behind API Gateway: fleet status, sessions, chargers",
@@ -184,6 +189,14 @@ class Names:
         return f"{self.prefix}-monthly-statement"
 
     @property
+    def fleet_event_bus(self) -> str:
+        return f"{self.prefix}-fleet"
+
+    @property
+    def fleet_events_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-fleet-events-dlq"
+
+    @property
     def fleet_api(self) -> str:
         return f"{self.prefix}-fleet-api"
 
@@ -220,6 +233,10 @@ ENV_STATEMENT_STATE_MACHINE_ARN = "STATEMENT_STATE_MACHINE_ARN"
 ENV_BILLING_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
 ENV_IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
 ENV_SILENCE_TIMEOUT_MINUTES = "SILENCE_TIMEOUT_MINUTES"
+ENV_FLEET_EVENT_BUS = "FLEET_EVENT_BUS"
+
+# The `source` of every live fleet event on the fleet event bus (docs/events.md).
+FLEET_EVENT_SOURCE = "laddvakt.fleet"
 
 # Bookkeeping retention under S3 Object Lock: the Swedish Bokföringslagen keeps records for seven
 # years after the end of the calendar year they belong to, so up to eight years from issue.

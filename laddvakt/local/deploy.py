@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from laddvakt.local import moto_streams
 from laddvakt.local.firehose import DeliveryStream
 from laddvakt.local.template import Template, TemplateError
 from shared.topology import ENV_IOT_DATA_ENDPOINT
@@ -60,8 +61,8 @@ NOT_DEPLOYED_LOCALLY = frozenset(
         "CDK::Metadata",
     }
 )
-DEPLOYED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Lambda::Function",
-            "AWS::StepFunctions::StateMachine")  # fmt: skip
+DEPLOYED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Events::EventBus",
+            "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,24 @@ class EventSource:
     batch_size: int
     batching_window_seconds: int
     report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """Lambda's DynamoDB stream event source: which table's stream feeds which function, how
+    (batches, partial failures, retries halving the batch, where a batch that keeps failing goes)
+    and which changes invoke it at all (the mapping's filter patterns)."""
+
+    stream_arn: str
+    table_name: str
+    function_name: str
+    batch_size: int
+    batching_window_seconds: int
+    report_batch_item_failures: bool
+    bisect_batch_on_error: bool
+    retry_attempts: int
+    on_failure_queue_url: str | None
+    filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,11 +141,44 @@ class DeployedResources:
     function_env: dict[str, dict[str, str]] = field(default_factory=dict)  # function name -> env
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     event_sources: list[EventSource] = field(default_factory=list)
+    stream_sources: list[StreamSource] = field(default_factory=list)
+    event_buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
     rules: list[TopicRule] = field(default_factory=list)
     api_function: str | None = None
     schedules: list[Schedule] = field(default_factory=list)
     delivery_streams: list[DeliveryStream] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _stream_of(source: Any) -> str | None:
+    """The table whose stream an event source mapping reads (GetAtt Table.StreamArn), else None."""
+    if isinstance(source, dict) and "Fn::GetAtt" in source:
+        target, attribute = source["Fn::GetAtt"]
+        if attribute == "StreamArn":
+            return str(target)
+    return None
+
+
+def check_filter_pattern(pattern: Any, where: str) -> None:
+    """The local stream poller matches exact values only (`{"key": {"S": ["value", ...]}}` nested at
+    any depth); a pattern with EventBridge's other operators would be silently wrong, so it is an
+    error here instead."""
+    if isinstance(pattern, dict):
+        for key, value in pattern.items():
+            check_filter_pattern(value, f"{where}.{key}")
+        return
+    if isinstance(pattern, list) and all(isinstance(v, str | int | float | bool) for v in pattern):
+        return
+    raise TemplateError(f"{where}: the local stack matches exact values only, not {pattern!r}")
+
+
+def matches_filter(pattern: Any, record: Any) -> bool:
+    """Whether a stream record (as Lambda sees it) matches one exact-value filter pattern."""
+    if isinstance(pattern, dict):
+        return isinstance(record, dict) and all(
+            key in record and matches_filter(value, record[key]) for key, value in pattern.items()
+        )
+    return record in pattern
 
 
 def _code_zip() -> bytes:
@@ -159,6 +211,9 @@ class LocalDeployment:
         }
         if unknown:
             raise TemplateError(f"the local stack does not know how to deploy: {sorted(unknown)}")
+        for logical_id, resource in self.template.of_type("AWS::Lambda::EventSourceMapping").items():
+            for spec in resource["Properties"].get("FilterCriteria", {}).get("Filters", []):
+                check_filter_pattern(json.loads(spec["Pattern"]), f"{logical_id}.FilterCriteria")
 
     def _client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -181,6 +236,9 @@ class LocalDeployment:
                 deployed.queues[logical_id] = self._create_queue(
                     logical_id, queues[logical_id].get("Properties", {})
                 )
+        if "AWS::Events::EventBus" in wanted:
+            for logical_id, resource in self.template.of_type("AWS::Events::EventBus").items():
+                deployed.event_buses[logical_id] = self._create_event_bus(logical_id, resource["Properties"])
         if "AWS::Lambda::Function" in wanted:
             role = self._local_role()
             code = _code_zip()
@@ -199,6 +257,7 @@ class LocalDeployment:
                 )
         if {"AWS::Lambda::Function", "AWS::SQS::Queue"} <= wanted:
             deployed.event_sources = self._event_sources(deployed)
+            deployed.stream_sources = self._stream_sources(deployed)
             deployed.rules = self._rules(deployed)
             deployed.api_function = self._api_function()
             deployed.schedules = self._schedules()
@@ -230,8 +289,17 @@ class LocalDeployment:
                 {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
                 for index in properties["GlobalSecondaryIndexes"]
             ]
+        stream = properties.get("StreamSpecification")
+        if stream:
+            moto_streams.install()  # moto runs in this process (the local stack, the tests)
+            request["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": stream["StreamViewType"],
+            }
         client = self._client("dynamodb")
-        client.create_table(**request)
+        created = client.create_table(**request)["TableDescription"]
+        if stream:
+            self.template.known[(logical_id, "StreamArn")] = created["LatestStreamArn"]
         ttl = properties.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             client.update_time_to_live(
@@ -272,6 +340,14 @@ class LocalDeployment:
         self.template.known[(logical_id, "Ref")] = url
         self.template.known[(logical_id, "QueueUrl")] = url
         return url
+
+    def _create_event_bus(self, logical_id: str, properties: dict[str, Any]) -> str:
+        name = str(self.template.resolve(properties["Name"], f"{logical_id}.Name"))
+        arn: str = self._client("events").create_event_bus(Name=name)["EventBusArn"]
+        self.template.known[(logical_id, "Ref")] = name
+        self.template.known[(logical_id, "Name")] = name
+        self.template.known[(logical_id, "Arn")] = arn
+        return name
 
     def _local_role(self) -> str:
         iam = self._client("iam")
@@ -344,8 +420,10 @@ class LocalDeployment:
             queue_logical = (
                 source["Fn::GetAtt"][0] if isinstance(source, dict) and "Fn::GetAtt" in source else None
             )
+            if _stream_of(source) is not None:
+                continue  # a DynamoDB stream: see _stream_sources
             if queue_logical not in deployed.queues:
-                raise TemplateError(f"{logical_id}: only SQS event sources run locally")
+                raise TemplateError(f"{logical_id}: only SQS and DynamoDB stream event sources run locally")
             sources.append(
                 EventSource(
                     queue_url=deployed.queues[queue_logical],
@@ -355,6 +433,43 @@ class LocalDeployment:
                     batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in properties.get("FunctionResponseTypes", []),
+                )
+            )
+        return sources
+
+    def _stream_sources(self, deployed: DeployedResources) -> list[StreamSource]:
+        sources = []
+        for logical_id, resource in self.template.of_type("AWS::Lambda::EventSourceMapping").items():
+            properties = resource["Properties"]
+            table_logical = _stream_of(properties["EventSourceArn"])
+            if table_logical is None:
+                continue
+            if table_logical not in deployed.tables:
+                raise TemplateError(f"{logical_id}: the stream of {table_logical}, which is not deployed")
+            on_failure = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            queue_url = None
+            if on_failure is not None:
+                target = on_failure.get("Fn::GetAtt", [None])[0] if isinstance(on_failure, dict) else None
+                if target not in deployed.queues:
+                    raise TemplateError(
+                        f"{logical_id}: only an SQS queue is an on-failure destination locally"
+                    )
+                queue_url = deployed.queues[target]
+            filters = tuple(f["Pattern"] for f in properties.get("FilterCriteria", {}).get("Filters", []))
+            sources.append(
+                StreamSource(
+                    stream_arn=str(self.template.resolve(properties["EventSourceArn"], logical_id)),
+                    table_name=deployed.tables[table_logical],
+                    function_name=str(self.template.resolve(properties["FunctionName"], logical_id)),
+                    batch_size=int(properties.get("BatchSize", 100)),
+                    batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in properties.get("FunctionResponseTypes", []),
+                    bisect_batch_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+                    # -1 (CloudFormation's default) retries until the records expire: locally, forever
+                    retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+                    on_failure_queue_url=queue_url,
+                    filters=filters,
                 )
             )
         return sources

@@ -2,8 +2,8 @@
 
 moto's server (with Step Functions execution on and Lambda invocations running our handlers
 in-process), everything the synthesized template defines deployed into it, an MQTT broker, the
-IoT rule applied to broker traffic, Lambda's SQS poller, and the fleet API behind a local
-authorizer. `.laddvakt/local.json` tells other commands where it all is while it runs.
+IoT rule applied to broker traffic, Lambda's SQS and DynamoDB stream pollers, the fleet event
+bus with a tap queue for `laddvakt events tail`, and the fleet API behind a local authorizer. `.laddvakt/local.json` tells other commands where it all is while it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from laddvakt.local.api_gateway import LocalApiGateway
 from laddvakt.local.auth import issue_token
 from laddvakt.local.broker import MqttBroker, wait_for_port
 from laddvakt.local.deploy import DeployedResources, LocalDeployment
-from laddvakt.local.event_sources import Scheduler, SqsPoller
+from laddvakt.local.event_sources import Scheduler, SqsPoller, StreamPoller
+from laddvakt.local.event_tap import create_tap
 from laddvakt.local.firehose import LocalFirehose
 from laddvakt.local.rule_bridge import RuleBridge
 from shared.topology import OUTBOUND_QOS, Names
@@ -103,6 +104,7 @@ class LocalStack:
         self._publisher: mqtt.Client | None = None
         self._bridge: RuleBridge | None = None
         self._pollers: list[SqsPoller] = []
+        self._stream_pollers: list[StreamPoller] = []
         self._api: LocalApiGateway | None = None
         self.scheduler: Scheduler | None = None
         self.firehose: LocalFirehose | None = None
@@ -170,6 +172,11 @@ class LocalStack:
         ]
         for poller in self._pollers:
             poller.start()
+        self._stream_pollers = [
+            StreamPoller(source, self.endpoint_url, REGION) for source in self.resources.stream_sources
+        ]
+        for stream_poller in self._stream_pollers:
+            stream_poller.start()
         if self.resources.api_function is None:
             raise RuntimeError("the template has no API function to serve")
         self.scheduler = Scheduler(self.resources.schedules, self.endpoint_url, REGION)
@@ -210,6 +217,8 @@ class LocalStack:
     def _physical_names(self) -> dict[str, str]:
         names = Names()
         invoice_bucket = names.invoice_bucket(ACCOUNT, REGION)
+        if names.fleet_event_bus not in self.resources.event_buses.values():
+            raise RuntimeError(f"the template has no fleet event bus {names.fleet_event_bus}")
         if invoice_bucket not in self.resources.buckets.values():
             raise RuntimeError(
                 f"the template has no invoice bucket {invoice_bucket}: {self.resources.buckets}"
@@ -237,6 +246,16 @@ class LocalStack:
                 if a.endswith(":" + names.statement_state_machine)
             ),
             "ledger_bucket": names.ledger_bucket(ACCOUNT, REGION),
+            "fleet_event_bus": names.fleet_event_bus,
+            "fleet_events_dead_letter_queue": next(
+                u
+                for u in self.resources.queues.values()
+                if u.endswith("/" + names.fleet_events_dead_letter_queue)
+            ),
+            # Local only: every live fleet event, for `laddvakt events tail` (see event_tap.py).
+            "fleet_events_tap_queue": create_tap(
+                self.boto3_client("events"), self.boto3_client("sqs"), names.fleet_event_bus, names
+            ),
         }
 
     def _write_state(self) -> None:
@@ -262,7 +281,8 @@ class LocalStack:
                 sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
                 for arn in self.resources.state_machines.values()
             )
-            if all(p.idle for p in self._pollers) and not running:
+            pollers: list[SqsPoller | StreamPoller] = [*self._pollers, *self._stream_pollers]
+            if all(p.idle for p in pollers) and not running:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"the local stack was still busy after {timeout:.0f} s")
@@ -273,6 +293,8 @@ class LocalStack:
             self._api.stop()
         for poller in self._pollers:
             poller.stop()
+        for stream_poller in self._stream_pollers:
+            stream_poller.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self._bridge is not None:

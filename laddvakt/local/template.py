@@ -49,6 +49,7 @@ class Template:
             "AWS::Lambda::Function": "FunctionName",
             "AWS::StepFunctions::StateMachine": "StateMachineName",
             "AWS::IoT::TopicRule": "RuleName",
+            "AWS::Events::EventBus": "Name",
         }.get(resource["Type"])
         if name_property and name_property in properties:
             return str(self.resolve(properties[name_property], f"{logical_id}.{name_property}"))

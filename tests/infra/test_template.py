@@ -88,8 +88,10 @@ def test_the_ingest_queue_has_a_dead_letter_queue_after_five_receives(synthesize
 
 def test_ingest_reads_the_queue_in_batches_with_partial_failures(synthesized_template):
     function_id, _ = one(synthesized_template, "AWS::Lambda::Function", FunctionName=NAMES.function("ingest"))
-    ((_, mapping),) = resources(synthesized_template, "AWS::Lambda::EventSourceMapping").items()
-    assert mapping["Properties"]["FunctionName"] == {"Ref": function_id}
+    (mapping,) = [
+        m for m in resources(synthesized_template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]  # fmt: skip
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["BatchSize"] == 10
 
@@ -252,6 +254,7 @@ EXPECTED_ENV = {
     "statement-day": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "write-statement": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "start-statements": {"REGISTRY_TABLE", "STATEMENT_STATE_MACHINE_ARN"},
+    "publish-events": {"FLEET_EVENT_BUS"},
     "reap-sessions": {
         "REGISTRY_TABLE",
         "SESSIONS_TABLE",
@@ -279,6 +282,7 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         BillingSettings,
         FleetApiSettings,
         IngestSettings,
+        PublishEventsSettings,
         RollupSettings,
         StatementSettings,
     )
@@ -291,6 +295,7 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         "write-statement": BillingSettings,
         "statement-day": BillingSettings,
         "start-statements": StatementSettings,
+        "publish-events": PublishEventsSettings,
     }
     for key, model in required.items():
         fields = {name.upper() for name, info in model.model_fields.items() if info.is_required()}

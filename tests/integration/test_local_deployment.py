@@ -45,6 +45,20 @@ def test_functions_state_machine_rule_and_event_source_come_from_the_template(
         (NAMES.function("start-statements"), None),
     }
     assert deployed.outputs["RegistryTableName"] == NAMES.registry_table
+    # The live events: the bus, and publish-events reading both tables' streams, filtered
+    assert set(deployed.event_buses.values()) == {NAMES.fleet_event_bus}
+    streams = {s.table_name: s for s in deployed.stream_sources}
+    assert set(streams) == {NAMES.sessions_table, NAMES.registry_table}
+    for stream in streams.values():
+        assert stream.function_name == NAMES.function("publish-events")
+        assert stream.report_batch_item_failures and stream.bisect_batch_on_error
+        assert stream.on_failure_queue_url.endswith(f"/{NAMES.fleet_events_dead_letter_queue}")
+        assert stream.stream_arn.startswith(
+            f"arn:aws:dynamodb:{OTHER_REGION}:123456789012:table/{stream.table_name}/stream/"
+        )
+        assert stream.filters
+    publisher_env = deployed.function_env[NAMES.function("publish-events")]
+    assert publisher_env["FLEET_EVENT_BUS"] == NAMES.fleet_event_bus
 
 
 def test_the_state_machine_definition_resolves_to_the_deployed_functions(synthesized_template):
@@ -68,3 +82,30 @@ def test_an_unknown_resource_type_is_an_error_not_a_silent_gap(synthesized_templ
     broken["Resources"]["Mystery"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
     with pytest.raises(TemplateError, match="Kinesis"):
         LocalDeployment(broken, endpoint_url=None)
+
+
+def test_a_stream_filter_the_local_poller_cannot_match_exactly_is_an_error(synthesized_template):
+    broken = json.loads(json.dumps(synthesized_template))
+    mapping = next(
+        m for m in broken["Resources"].values()
+        if m["Type"] == "AWS::Lambda::EventSourceMapping" and "FilterCriteria" in m["Properties"]
+    )  # fmt: skip
+    mapping["Properties"]["FilterCriteria"]["Filters"] = [
+        {"Pattern": json.dumps({"dynamodb": {"Keys": {"sk": {"S": [{"prefix": "SESSION"}]}}}})}
+    ]
+    with pytest.raises(TemplateError, match="exact values only"):
+        LocalDeployment(broken, endpoint_url=None)
+
+
+def test_the_stream_filters_keep_session_heads_and_connector_statuses():
+    from infra.live_events import STREAM_FILTERS
+    from laddvakt.local.deploy import matches_filter
+
+    head = {"dynamodb": {"Keys": {"session_id": {"S": "CP:1"}, "sk": {"S": "SESSION"}}}}
+    sample = {"dynamodb": {"Keys": {"session_id": {"S": "CP:1"}, "sk": {"S": "SAMPLE#2026-11-24"}}}}
+    connector = {"dynamodb": {"NewImage": {"kind": {"S": "connector"}, "status": {"S": "Faulted"}}}}
+    removed = {"dynamodb": {"OldImage": {"kind": {"S": "connector"}}}}
+    assert matches_filter(STREAM_FILTERS["sessions"], head)
+    assert not matches_filter(STREAM_FILTERS["sessions"], sample)
+    assert matches_filter(STREAM_FILTERS["registry"], connector)
+    assert not matches_filter(STREAM_FILTERS["registry"], removed)
