@@ -17,7 +17,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -62,11 +62,22 @@ def _step(text: str) -> None:
 
 
 @dataclass
+class FleetAppView:
+    """What a fleet app reads the morning after, through the fleet API only."""
+
+    energy_by_vehicle: dict[str, Any]
+    utilisation_by_site: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    invoices: list[dict[str, Any]]
+
+
+@dataclass
 class DemoResult:
     played: list[PlayedSession]
     invoices: list[InvoiceFile]
     mismatches: list[str]
     fleet_status: dict[str, dict[str, Any]]
+    fleet_app: dict[str, FleetAppView]
     rejected_frames: int
     out_dir: Path
     peppol: str
@@ -240,9 +251,36 @@ def collect(stack: Any, document: RegistryDocument, played: list[PlayedSession],
         fleet.id: _api_get(f"{stack.api_url}/fleet/status", stack.issue_token(fleet.id, ["fleet_manager"]))
         for fleet in document.fleets
     }
+    day = min((p.plan.arrival for p in played), default=datetime.now(UTC)).date().isoformat()
+    fleet_app = {fleet.id: _fleet_app_view(stack, fleet.id, day) for fleet in document.fleets}
     rejected = len(_scan(stack.table(stack.names["rejected_frames_table"]), "charge_point_id"))
     peppol = _peppol_check(sorted(invoices_dir.rglob("*.xml")))
-    return DemoResult(played, invoices, mismatches, status, rejected, invoices_dir, peppol)
+    return DemoResult(played, invoices, mismatches, status, fleet_app, rejected, invoices_dir, peppol)
+
+
+def _fleet_app_view(stack: Any, fleet_id: str, day: str) -> FleetAppView:
+    manager = stack.issue_token(fleet_id, ["fleet_manager"])
+    finance = stack.issue_token(fleet_id, ["finance"])
+    api = stack.api_url
+    return FleetAppView(
+        energy_by_vehicle=_api_get(f"{api}/analytics/energy?from={day}&to={day}&group_by=vehicle", manager),
+        utilisation_by_site=_api_get(
+            f"{api}/analytics/utilisation?from={day}&to={day}&group_by=site", manager
+        ),
+        sessions=_api_get(f"{api}/sessions?from={day}&to={day}&limit=100", manager)["sessions"],
+        invoices=_api_get(f"{api}/invoices?limit=100", finance)["invoices"],
+    )
+
+
+def wait_until_workflows_end(stack: Any, timeout: float = 120.0) -> None:
+    """Invoiced is not the end: the workflow's last step adds each session to the analytics."""
+    sfn = stack.boto3_client("stepfunctions")
+    arn = stack.names["billing_state_machine"]
+    deadline = time.monotonic() + timeout
+    while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"close-and-invoice executions still running after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def _peppol_check(files: list[Path]) -> str:
@@ -257,6 +295,10 @@ def _peppol_check(files: list[Path]) -> str:
     if failed:
         return f"{len(failed)} of {len(files)} FAIL: {', '.join(failed[:5])} (python -m laddvakt.peppol FILE)"
     return f"all {len(files)} pass"
+
+
+def _share(value: str | None) -> str:
+    return "—" if value is None else f"{Decimal(value) * 100:.0f} %"
 
 
 def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float) -> None:
@@ -312,6 +354,28 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
                     f"SoC {vehicle['soc_percent']} %"
                 )
     print()
+    print("The fleet app's view of the day, through the fleet API alone:")
+    for fleet_id, view in result.fleet_app.items():
+        status = result.fleet_status[fleet_id]
+        attention = status["chargers_needing_attention"]
+        print(f"  {fleets[fleet_id].name}")
+        print(
+            f"    GET /sessions: {len(view.sessions)} sessions started that day; "
+            f"GET /invoices (finance): {len(view.invoices)} invoices; "
+            f"chargers needing attention: {', '.join(c['charge_point_id'] + ' ' + c['state'] for c in attention) or 'none'}"
+        )
+        rows = sorted(view.energy_by_vehicle["rows"], key=lambda r: Decimal(r["energy_kwh"]), reverse=True)
+        for row in rows[:3]:
+            cost = ", ".join(f"{Decimal(c['gross']).quantize(CENT)} {c['currency']}" for c in row["costs"])
+            print(
+                f"    GET /analytics/energy: {row['key'] or '(no vehicle)'}: {row['energy_kwh']} kWh, {cost}"
+            )
+        for row in view.utilisation_by_site["rows"]:
+            print(
+                f"    GET /analytics/utilisation: {row['key']}: occupied {_share(row['occupied_share'])}, "
+                f"charging {_share(row['charging_share'])}, idle while plugged in {_share(row['idle_share'])}"
+            )
+    print()
     print(
         f"Invoices (JSON, PDF, Peppol UBL XML) copied to {result.out_dir}/ — e.g. "
         f"{next(iter(sorted(result.out_dir.rglob('*.json'))), '(none)')}"
@@ -335,6 +399,7 @@ def run_demo(args: argparse.Namespace) -> int:
         ).import_document(document)
         played = drive_day(stack, document, args.seed)
         wait_until_invoiced(stack, played)
+        wait_until_workflows_end(stack)
         result = collect(stack, document, played, Path(args.out))
     print_summary(result, document, time.monotonic() - started)
     return 1 if result.mismatches or "FAIL" in result.peppol else 0

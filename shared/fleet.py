@@ -67,6 +67,15 @@ def charger_state(connectors: list[ConnectorState]) -> str:
     return "available"
 
 
+def _shown_state(connectors: list[ConnectorState], last_seen: datetime | None, online: bool) -> str:
+    # A charger that went silent is "offline" whatever its connectors said last: they may be stale.
+    return "offline" if last_seen is not None and not online else charger_state(connectors)
+
+
+# What a fleet manager must act on: chargers that cannot charge now, or that never reported.
+NEEDS_ATTENTION = frozenset({"faulted", "offline", "unavailable", "unknown"})
+
+
 def _charger_view(
     charger: Charger,
     connectors: list[ConnectorState],
@@ -76,8 +85,7 @@ def _charger_view(
 ) -> ChargerView:
     last_seen = _time(state.last_seen_at) if state else None
     online = charger_health.is_online(last_seen, now or _now(), heartbeat_interval_seconds)
-    # A charger that went silent is "offline" whatever its connectors said last: they may be stale.
-    shown = "offline" if last_seen is not None and not online else charger_state(connectors)
+    shown = _shown_state(connectors, last_seen, online)
     return ChargerView(
         charge_point_id=charger.id,
         site_id=charger.site_id,
@@ -217,18 +225,37 @@ class FleetQueries:
                 {v.id: _vehicle_status(v, None, None) for v in vehicles.values() if v.id not in listed}
             )
         now = self._clock()
-        chargers = _charger_views(chargers_now, now, self._heartbeat_interval)
+        by_charger: dict[str, list[ConnectorState]] = {}
+        for c in chargers_now.connectors:
+            by_charger.setdefault(c.charge_point_id, []).append(c)
+        states: dict[str, str] = {}
+        for charger in chargers_now.chargers:
+            state = chargers_now.charger_states.get(charger.id)
+            last_seen = _time(state.last_seen_at) if state else None
+            online = charger_health.is_online(last_seen, now, self._heartbeat_interval)
+            states[charger.id] = _shown_state(by_charger.get(charger.id, []), last_seen, online)
+        attention = [
+            _charger_view(
+                c,
+                by_charger.get(c.id, []),
+                chargers_now.charger_states.get(c.id),
+                now,
+                self._heartbeat_interval,
+            )
+            for c in sorted(chargers_now.chargers, key=lambda c: c.id)
+            if states[c.id] in NEEDS_ATTENTION
+        ]
         return FleetStatus(
             fleet_id=fleet_id,
             generated_at=now,
             counts=StateCounts(
                 vehicles=counts,
-                chargers=dict(Counter(c.state for c in chargers)),
+                chargers=dict(Counter(states.values())),
                 active_sessions=len(active),
             ),
             vehicles=[listed[k] for k in sorted(listed)],
             other_sessions=others,
-            chargers=chargers,
+            chargers_needing_attention=attention,
         )
 
     def _cost_so_far(self, session: Session) -> tuple[Decimal | None, str | None]:

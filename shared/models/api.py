@@ -150,7 +150,10 @@ class FleetStatus(BaseModel):
     other_sessions: list[SessionAtCharger] = Field(
         default_factory=list, description="Active sessions whose idTag names no vehicle"
     )
-    chargers: list[ChargerView]
+    chargers_needing_attention: list[ChargerView] = Field(
+        description="Chargers that cannot charge now or never reported (faulted, offline, unavailable, "
+        "unknown), by id; every charger is counted in `counts.chargers` and listed by `GET /chargers`"
+    )
 
 
 class ChargerList(BaseModel):

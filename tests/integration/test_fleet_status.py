@@ -42,6 +42,16 @@ def fleet(aws, handlers, context) -> str:
             ],
         )
     )
+    # The chargers say what they do: two in use, the third in use but reporting a ground fault.
+    for cp, (state, error) in zip(
+        chargers,
+        [("Charging", "NoError"), ("SuspendedEVSE", "NoError"), ("Faulted", "GroundFailure")],
+        strict=True,
+    ):
+        report = {"connectorId": 1, "status": state, "errorCode": error, "timestamp": "2026-11-24T05:00:00Z"}
+        handlers["ingest"].lambda_handler(
+            sqs_event(call("n", "StatusNotification", report), charge_point_id=cp), context
+        )
     for cp, tag, kw, soc in zip(
         chargers, ("T1", "T2", "T3"), ("11", "0", "7.4"), ("50", "30", "70"), strict=True
     ):
@@ -114,6 +124,14 @@ def test_a_session_whose_card_names_no_vehicle_is_still_shown(handlers, context,
         "charging",
         "7.400",
     )
+
+
+def test_chargers_are_counted_by_state_and_the_broken_one_is_listed(handlers, context, fleet):
+    body = status(handlers, context, fleet)
+    assert body["counts"]["chargers"] == {"charging": 1, "occupied": 1, "faulted": 1}
+    (broken,) = body["chargers_needing_attention"]
+    assert (broken["charge_point_id"], broken["state"], broken["online"]) == (f"{fleet}-cp3", "faulted", True)
+    assert [f["error_code"] for f in broken["current_faults"]] == ["GroundFailure"]
 
 
 def test_away_vehicles_are_listed_on_request(handlers, context, fleet):
