@@ -28,6 +28,7 @@ from shared.models.fleet_lists import (
     VehicleSummary,
 )
 from shared.models.registry import Vehicle
+from shared.models.registry_api import ChargingNeedsView
 from shared.models.sessions import Session, SessionStatus
 from shared.settings import FleetApiSettings
 
@@ -151,9 +152,15 @@ class FleetLists:
         connectors = self._registry.connector_statuses(
             [(session.charge_point_id, session.connector_id)] if session else []
         )
-        summary = _vehicle_summary(vehicle, session, connectors)
+        needs = self._registry.charging_needs(vehicle_id)
+        if needs is not None and needs.fleet_id != fleet_id:
+            needs = None
+        target = needs.target_soc_percent if needs and needs.target_soc_percent else None
+        summary = _vehicle_summary(vehicle, session, connectors, target)
         return VehicleDetail(
-            **summary.model_dump(), active_session=session_summary(session) if session else None
+            **summary.model_dump(),
+            active_session=session_summary(session) if session else None,
+            charging_needs=ChargingNeedsView.of(needs, vehicle) if needs else None,
         )
 
     def _vehicle(self, fleet_id: str, vehicle_id: str) -> Vehicle:
@@ -173,11 +180,14 @@ def _newest_by_vehicle(sessions: Iterable[Session]) -> dict[str, Session]:
 
 
 def _vehicle_summary(
-    vehicle: Vehicle, session: Session | None, connectors: dict[tuple[str, int], str]
+    vehicle: Vehicle,
+    session: Session | None,
+    connectors: dict[tuple[str, int], str],
+    target_soc_percent: Decimal | None = None,
 ) -> VehicleSummary:
     state = vehicle_state(
         session,
-        target_soc_percent=vehicle.default_target_soc_percent,
+        target_soc_percent=target_soc_percent or vehicle.default_target_soc_percent,
         connector_status=connectors.get((session.charge_point_id, session.connector_id)) if session else None,
     )
     return VehicleSummary(

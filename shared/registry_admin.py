@@ -149,7 +149,7 @@ class RegistryAdmin:
             updated_at=now,
         )
         created = self._registry.put_charging_needs(needs)
-        return Saved(_needs_view(needs, vehicle), created=created)
+        return Saved(ChargingNeedsView.of(needs, vehicle), created=created)
 
     def delete_charging_needs(self, fleet_id: str, vehicle_id: str) -> None:
         self._registry.remove_charging_needs(vehicle_id, fleet_id)
@@ -263,16 +263,4 @@ def _driver_view(driver: Driver) -> DriverRegistration:
 def _token_view(token: Token) -> TokenRegistration:
     return TokenRegistration(
         id_tag=token.id_tag, driver_id=token.driver_id, vehicle_id=token.vehicle_id, status=token.status
-    )
-
-
-def _needs_view(needs: ChargingNeeds, vehicle: Vehicle) -> ChargingNeedsView:
-    default = needs.target_soc_percent is None and needs.target_energy_kwh is None
-    return ChargingNeedsView(
-        vehicle_id=needs.vehicle_id,
-        departure_at=needs.departure_at,
-        target_soc_percent=vehicle.default_target_soc_percent if default else needs.target_soc_percent,
-        target_energy_kwh=needs.target_energy_kwh,
-        from_vehicle_default=default,
-        updated_at=needs.updated_at,
     )

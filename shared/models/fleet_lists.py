@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from shared.domain.vehicle_state import VehicleState
 from shared.models.registry import ChargePointId, Identifier
+from shared.models.registry_api import ChargingNeedsView
 
 SessionStatusName = Literal["active", "closing", "held", "invoiced", "on_statement"]
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -118,4 +119,8 @@ class VehiclePage(BaseModel):
 class VehicleDetail(VehicleSummary):
     active_session: SessionSummary | None = Field(
         default=None, description="The session it is in now, if any"
+    )
+    charging_needs: ChargingNeedsView | None = Field(
+        default=None,
+        description="Its next departure and target, when the fleet set them (its target SoC counts for `ready`)",
     )

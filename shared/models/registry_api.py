@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.models.registry import known_time_zone
+from shared.models.registry import ChargingNeeds, Vehicle, known_time_zone
 
 Text = Annotated[str, StringConstraints(max_length=200)]
 Kilowatts = Annotated[Decimal, Field(gt=0, le=1000, max_digits=10, decimal_places=3)]
@@ -286,3 +286,15 @@ class ChargingNeedsView(BaseModel):
     target_energy_kwh: Decimal | None = Field(default=None, description="The energy to add, when asked for")
     from_vehicle_default: bool = Field(description="No target was given: the vehicle's default target SoC")
     updated_at: datetime
+
+    @classmethod
+    def of(cls, needs: ChargingNeeds, vehicle: Vehicle) -> ChargingNeedsView:
+        default = needs.target_soc_percent is None and needs.target_energy_kwh is None
+        return cls(
+            vehicle_id=needs.vehicle_id,
+            departure_at=needs.departure_at,
+            target_soc_percent=vehicle.default_target_soc_percent if default else needs.target_soc_percent,
+            target_energy_kwh=needs.target_energy_kwh,
+            from_vehicle_default=default,
+            updated_at=needs.updated_at,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -166,3 +167,32 @@ def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(h
     conditions = sorted(q.get("IndexName", "") for q in queries)
     assert conditions == ["active_by_fleet", "by_fleet"]
     assert not any("Scan" in str(q) for q in queries)
+
+
+def test_a_vehicle_shows_its_charging_needs_and_is_ready_at_their_target(
+    handlers, context, fleet, monkeypatch
+):
+    # Given van-2 plugged in at 30 % SoC, short of its default 80 %
+    van = f"van-2-{fleet}"
+
+    def vehicle() -> dict:
+        response = handlers["fleet_api"].lambda_handler(api_event(f"/vehicles/{van}", fleet), context)
+        assert response["statusCode"] == 200, response["body"]
+        return json.loads(response["body"])
+
+    assert vehicle()["state"] == "plugged_in" and vehicle()["charging_needs"] is None
+    # When the fleet manager says 25 % is enough for its next trip
+    departure = "2026-11-24T15:00:00+00:00"
+    put = api_event(
+        f"/vehicles/{van}/charging-needs", fleet, method="PUT",
+        body={"departure_at": departure, "target_soc_percent": "25"},
+    )  # fmt: skip
+    monkeypatch.setattr(
+        handlers["fleet_api"].services.registry, "_clock", lambda: datetime(2026, 11, 24, 6, tzinfo=UTC)
+    )
+    assert handlers["fleet_api"].lambda_handler(put, context)["statusCode"] in (200, 201)
+    # Then the vehicle shows them, and counts as ready
+    shown = vehicle()
+    assert shown["charging_needs"]["target_soc_percent"] == "25"
+    assert shown["charging_needs"]["departure_at"].startswith("2026-11-24T15:00:00")
+    assert shown["state"] == "ready"
