@@ -194,7 +194,10 @@ def bench_fleet_status() -> dict[str, Any]:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
         for c in range(CHARGERS):
             registry.record_boot(
-                f"bench-cp-{c:04d}", FLEET, {"chargePointVendor": "Bench", "chargePointModel": "AC22"}, at
+                f"bench-cp-{c:04d}",
+                FLEET,
+                {"chargePointVendor": "Bench", "chargePointModel": "AC22"},
+                datetime.now(UTC),
             )
             for connector in range(1, CONNECTORS + 1):
                 registry.record_connector_status(
@@ -212,6 +215,9 @@ def bench_fleet_status() -> dict[str, Any]:
         started = 0
         for active in ACTIVE_STEPS:
             _progress(f"status: {active} active sessions")
+            # Every charger's heartbeat, so none has gone offline since the last step.
+            for c in range(CHARGERS):
+                registry.record_heartbeat(f"bench-cp-{c:04d}", FLEET, datetime.now(UTC))
             _start_sessions(registry, sessions, started, active, at)
             started = active
             latencies, units = [], []
@@ -223,6 +229,8 @@ def bench_fleet_status() -> dict[str, Any]:
                 latencies.append(ms)
                 units.append(meter.read_units)
             counts = json.loads(body)["counts"]
+            if counts["chargers"].get("offline") or counts["chargers"].get("unknown"):
+                raise RuntimeError(f"chargers went offline or unknown during the bench: {counts['chargers']}")
             if counts["active_sessions"] != active or counts["vehicles"]["away"] != VEHICLES - active:
                 raise RuntimeError(f"status counts {counts} do not match {active} active sessions")
             steps.append({

@@ -10,8 +10,8 @@ things in one query):
 | FLEET#{id}         | META             | FLEET#{id}   | FLEET                           |
 | SITE#{id}          | META             | FLEET#{f}    | SITE#{id}                       |
 | CHARGER#{id}       | META             | FLEET#{f}    | CHARGER#{id}                    |
-| CHARGER#{id}       | STATE            | FLEET#{f}    | CHARGER#{id}#STATE              |
-| CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | CHARGER#{id}#CONNECTOR#{nnn}    |
+| CHARGER#{id}       | STATE            | FLEET#{f}    | LIVE#{id}#STATE                 |
+| CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | LIVE#{id}#CONNECTOR#{nnn}       |
 | CHARGER#{id}       | STATUS#{t}#{nnn} |              |                                 |
 | CHARGER#{id}       | OUTAGE#{t}       |              |                                 |
 | VEHICLE#{id}       | META             | FLEET#{f}    | VEHICLE#{id}                    |
@@ -75,6 +75,9 @@ from shared.models.registry import (
 )
 
 BY_FLEET_INDEX = "by_fleet"
+# The `by_fleet` range of the chargers' live items (STATE, CONNECTOR#…): apart from their records,
+# so the fleet's live state is one query that reads nothing else.
+LIVE_PREFIX = "LIVE#"
 VEHICLE_PREFIX = "VEHICLE#"
 # BatchGetItem reads at most 100 keys a request.
 _BATCH_GET = 100
@@ -360,9 +363,22 @@ class RegistryTable:
         return zones
 
     def fleet_chargers(self, fleet_id: str) -> FleetInventory:
-        """The fleet's chargers with their live state and connectors, and nothing else: one query
-        of the `by_fleet` index on the `CHARGER#` range (its vehicles, drivers and tokens are not read)."""
-        return _inventory(self._query_fleet(fleet_id, "CHARGER#"))
+        """The fleet's chargers with their live state and connectors, and nothing else: the
+        chargers' records from the per-container cache, and one query of the `by_fleet` index on
+        the `LIVE#` range, which holds only the chargers' STATE and CONNECTOR items (the fleet's
+        vehicles, drivers, tokens and the chargers' history are not read)."""
+        inventory = _inventory(self._query_fleet(fleet_id, LIVE_PREFIX))
+        inventory.chargers = list(self.charger_directory(fleet_id).values())
+        return inventory
+
+    def charger_directory(self, fleet_id: str) -> dict[str, Charger]:
+        """The fleet's charger records by id, cached a minute per container like every record."""
+
+        def load() -> dict[str, Charger]:
+            return {c.id: c for c in _inventory(self._query_fleet(fleet_id, "CHARGER#")).chargers}
+
+        directory: dict[str, Charger] = self._cache.get(f"chargers:{fleet_id}", load)
+        return directory
 
     def vehicle_directory(self, fleet_id: str) -> dict[str, Vehicle]:
         """The fleet's vehicles by id. Cached like every registry record (a minute per container):
@@ -608,6 +624,7 @@ class RegistryTable:
             self._cache.forget_prefix("placement:")
         elif kind == "charger":
             self._cache.forget(f"placement:{record_id}")
+            self._cache.forget_prefix("chargers:")
         elif kind == "token":
             self._cache.forget(f"token:{record_id}")
 
@@ -634,7 +651,7 @@ class RegistryTable:
         values = {
             **values,
             ":g": f"FLEET#{fleet_id}",
-            ":s": f"CHARGER#{charge_point_id}#STATE",
+            ":s": f"{LIVE_PREFIX}{charge_point_id}#STATE",
             ":k": "charger_state",
             ":cp": charge_point_id,
         }
@@ -704,7 +721,7 @@ class RegistryTable:
             "pk": f"CHARGER#{report.charge_point_id}",
             "sk": sort,
             "gsi1pk": f"FLEET#{fleet_id}",
-            "gsi1sk": f"CHARGER#{report.charge_point_id}#{sort}",
+            "gsi1sk": f"{LIVE_PREFIX}{report.charge_point_id}#{sort}",
             "kind": "connector",
             "charge_point_id": report.charge_point_id,
             "connector_id": report.connector_id,
