@@ -108,17 +108,26 @@ def _undecodable_body(event: dict[str, Any]) -> bool:
     return False
 
 
+def _refusal(status: int, title: str, detail: str) -> dict[str, Any]:
+    """An RFC 9457 answer given before routing."""
+    return {
+        "statusCode": status,
+        "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
+        "body": Problem(title=title, status=status, detail=detail).model_dump_json(exclude_none=True),
+        "isBase64Encoded": False,
+    }
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway event; a successful GET gets an ETag (a hash of its body) and is
     answered 304 Not Modified when the client already holds that version."""
     if _undecodable_body(event):
-        refusal = Problem(title="Unprocessable Content", status=422, detail="the body is not UTF-8 JSON")
-        return {
-            "statusCode": 422,
-            "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
-            "body": refusal.model_dump_json(exclude_none=True),
-            "isBase64Encoded": False,
-        }
+        return _refusal(422, "Unprocessable Content", "the body is not UTF-8 JSON")
+    path = str(event.get("path") or "")
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        # No id has control characters, and Powertools' route patterns end in `$`, which would
+        # let `/sessions/\n` match `/sessions`.
+        return _refusal(404, "Not Found", "no route for a path with control characters")
     result = app.resolve(event, context)
     if event.get("httpMethod") != "GET" or result.get("statusCode") != 200:
         return result

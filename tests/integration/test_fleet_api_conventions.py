@@ -50,3 +50,11 @@ def test_each_route_answers_only_the_roles_it_is_for(handlers, context, path, gr
         assert status == 403
         assert headers["Content-Type"] == "application/problem+json"
         assert "needs one of the roles" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize("path", ["/sessions/\n", "/vehicles/\r", "/chargers/a\tb"])
+def test_a_path_with_control_characters_is_no_route(handlers, context, path):
+    # Not the list route its prefix names (a route pattern's `$` matches before a trailing newline)
+    status, headers, body = call(handlers, context, path)
+    assert status == 404 and headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["title"] == "Not Found"
