@@ -161,16 +161,17 @@ class AnalyticsQueries:
     def utilisation(
         self, fleet_id: str, first: date, last: date, group_by: UtilisationGroup
     ) -> UtilisationReport:
-        inventory = self._registry.fleet_inventory(fleet_id)
-        zones = {s.id: ZoneInfo(s.time_zone) for s in inventory.sites}
+        sites = self._registry.fleet_sites(fleet_id)
+        chargers = self._registry.charger_directory(fleet_id).values()
+        zones = {s.id: ZoneInfo(s.time_zone) for s in sites}
         # Each thing's connectors and site; a charger or site no longer registered still has its rows.
         connectors: dict[str, int] = defaultdict(int)
         site_of: dict[str, str] = {}
-        for charger in inventory.chargers:
+        for charger in chargers:
             key = charger.id if group_by == "charger" else charger.site_id
             connectors[key] += charger.connectors
             site_of[key] = charger.site_id
-        for site in inventory.sites:
+        for site in sites:
             if group_by == "site":
                 connectors.setdefault(site.id, 0)
                 site_of[site.id] = site.id
@@ -205,7 +206,7 @@ class AnalyticsQueries:
         )
 
     def site_load(self, fleet_id: str, first: date, last: date) -> SiteLoadReport:
-        sites = {s.id: s for s in self._registry.fleet_inventory(fleet_id).sites}
+        sites = {s.id: s for s in self._registry.fleet_sites(fleet_id)}
         rows = []
         site_days = self._table.days(fleet_id, "site", first, last, max_items=MAX_ITEMS)
         for row in sorted(site_days, key=lambda r: (r.key, r.day)):
