@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from shared.adapters.analytics_table import TooManyRollups
 from shared.analytics import to_csv
-from shared.api.common import PROBLEMS, READ_ANALYTICS, SECURITY, caller
+from shared.api.common import PROBLEMS, READ_ANALYTICS, SECURITY, caller, json_content
 from shared.api.services import Services
 from shared.models.analytics import (
     ArrivalsReport,
@@ -57,7 +57,7 @@ def _responses(model: type, description: str) -> dict[int, OpenAPIResponse]:
     ok: OpenAPIResponse = {
         "description": description,
         "content": {
-            "application/json": {"model": model},
+            "application/json": json_content(model),
             CSV: {"schema": {"type": "string", "description": "One row per table row, after a header row"}},
         },
     }

@@ -9,9 +9,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentModel
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from shared.api import examples
 from shared.domain.errors import LaddvaktError
 from shared.models.api import Problem, Unauthorized
 from shared.topology import CLAIM_FLEET_ID, CLAIM_GROUPS
@@ -76,14 +77,25 @@ def problem(status: int, title: str, detail: str | None = None) -> Response[str]
     return Response(status_code=status, content_type=PROBLEM_JSON, body=body)
 
 
+def json_content(model: type) -> OpenAPIResponseContentModel:
+    """A model's JSON content, with its example answer when `shared.api.examples` has one."""
+    content: OpenAPIResponseContentModel = {"model": model}
+    if model in examples.BY_MODEL:
+        content["examples"] = examples.BY_MODEL[model]
+    return content
+
+
 def ok(model: type, description: str) -> dict[int, OpenAPIResponse]:
     """A route's 200 with its model: Powertools leaves it out of the document once a route names
     any response of its own, and a fleet app needs it most."""
-    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+    return {200: {"description": description, "content": {"application/json": json_content(model)}}}
 
 
-def problem_response(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {PROBLEM_JSON: {"model": Problem}}}
+def problem_response(description: str, sample: Problem | None = None) -> OpenAPIResponse:
+    content: OpenAPIResponseContentModel = {"model": Problem}
+    if sample is not None:
+        content["examples"] = examples.example(sample, sample.title)
+    return {"description": description, "content": {PROBLEM_JSON: content}}
 
 
 PROBLEMS: dict[int, OpenAPIResponse] = {
@@ -92,9 +104,11 @@ PROBLEMS: dict[int, OpenAPIResponse] = {
         "content": {"application/json": {"model": Unauthorized}},
     },
     403: problem_response("The token carries no fleet, or none of the roles the route needs"),
-    422: problem_response("A path, query or body value that is not valid"),
+    422: problem_response("A path, query or body value that is not valid", examples.INVALID),
 }
-NOT_FOUND = problem_response("Not found in the caller's fleet (another fleet's things do not exist here)")
+NOT_FOUND = problem_response(
+    "Not found in the caller's fleet (another fleet's things do not exist here)", examples.NOT_FOUND
+)
 BAD_CURSOR = problem_response("A cursor this API did not return, or returned for other filters")
 
 

@@ -53,3 +53,37 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/tokens",
         "/tokens/{id_tag}",
     }
+
+
+def _documented_examples() -> list[tuple[str, dict, object]]:
+    document = json.loads(COMMITTED.read_text())
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                for media, content in response.get("content", {}).items():
+                    for name, sample in content.get("examples", {}).items():
+                        found.append(
+                            (
+                                f"{method.upper()} {path} {status} {media} {name}",
+                                content["schema"],
+                                sample["value"],
+                            )
+                        )
+    return found
+
+
+def test_the_main_answers_have_examples():
+    documented = {label.split(" ")[1] for label, _, _ in _documented_examples() if " 200 " in label}
+    assert {"/fleet/status", "/vehicles", "/vehicles/{vehicle_id}", "/sessions", "/sessions/{session_id}",
+            "/chargers", "/chargers/{charge_point_id}", "/invoices", "/analytics/energy"} <= documented  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "schema", "value"), _documented_examples(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_example_matches_its_schema(label, schema, value):
+    import jsonschema
+
+    components = json.loads(COMMITTED.read_text())["components"]
+    jsonschema.Draft202012Validator({**schema, "components": components}).validate(value)
