@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from shared.adapters.analytics_table import RollupRow
-from shared.adapters.registry_table import FleetInventory
 from shared.analytics import AnalyticsQueries, to_csv
 from shared.domain.energy import Reading
 from shared.domain.rollups import (
@@ -139,9 +138,11 @@ class _Rollups:
 
 
 class _Registry:
-    def fleet_inventory(self, fleet_id: str) -> FleetInventory:
-        site = Site(id="depot", fleet_id=fleet_id, name="Depot", tariff=FLAT, grid_limit_kw=Decimal(40))
-        return FleetInventory(sites=[site], chargers=[Charger(id="cp", site_id="depot", connectors=2)])
+    def fleet_sites(self, fleet_id: str) -> list[Site]:
+        return [Site(id="depot", fleet_id=fleet_id, name="Depot", tariff=FLAT, grid_limit_kw=Decimal(40))]
+
+    def charger_directory(self, fleet_id: str) -> dict[str, Charger]:
+        return {"cp": Charger(id="cp", site_id="depot", connectors=2)}
 
 
 def queries(rows: list[RollupRow]) -> tuple[AnalyticsQueries, _Rollups]:
