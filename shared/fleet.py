@@ -29,6 +29,9 @@ from shared.models.api import (
     VehicleCounts,
     VehicleStatus,
 )
+from shared.models.api import (
+    ChargerState as ChargerStateName,
+)
 from shared.models.ocpi import OcpiInputError
 from shared.models.registry import Charger, Vehicle
 from shared.models.sessions import Session
@@ -51,7 +54,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def charger_state(connectors: list[ConnectorState]) -> str:
+def charger_state(connectors: list[ConnectorState]) -> ChargerStateName:
     # Connector 0 stands for the whole charger in OCPP 1.6.
     if not connectors:
         return "unknown"
@@ -67,9 +70,25 @@ def charger_state(connectors: list[ConnectorState]) -> str:
     return "available"
 
 
-def _shown_state(connectors: list[ConnectorState], last_seen: datetime | None, online: bool) -> str:
+def _state_now(
+    connectors: list[ConnectorState],
+    state: ChargerState | None,
+    now: datetime,
+    heartbeat_interval_seconds: int,
+) -> tuple[datetime | None, bool, ChargerStateName]:
+    """When the charger was last heard from, whether it is online, and the state shown for it."""
+    last_seen = _time(state.last_seen_at) if state else None
+    online = charger_health.is_online(last_seen, now, heartbeat_interval_seconds)
     # A charger that went silent is "offline" whatever its connectors said last: they may be stale.
-    return "offline" if last_seen is not None and not online else charger_state(connectors)
+    shown: ChargerStateName = "offline" if last_seen is not None and not online else charger_state(connectors)
+    return last_seen, online, shown
+
+
+def _connectors_by_charger(inventory: FleetInventory) -> dict[str, list[ConnectorState]]:
+    by_charger: dict[str, list[ConnectorState]] = {}
+    for connector in inventory.connectors:
+        by_charger.setdefault(connector.charge_point_id, []).append(connector)
+    return by_charger
 
 
 # What a fleet manager must act on: chargers that cannot charge now, or that never reported.
@@ -83,13 +102,11 @@ def _charger_view(
     now: datetime | None = None,
     heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
 ) -> ChargerView:
-    last_seen = _time(state.last_seen_at) if state else None
-    online = charger_health.is_online(last_seen, now or _now(), heartbeat_interval_seconds)
-    shown = _shown_state(connectors, last_seen, online)
+    last_seen, online, shown = _state_now(connectors, state, now or _now(), heartbeat_interval_seconds)
     return ChargerView(
         charge_point_id=charger.id,
         site_id=charger.site_id,
-        state=shown,  # type: ignore[arg-type]
+        state=shown,
         ocpp_version=charger.ocpp_version,
         max_power_kw=charger.max_power_kw,
         connectors=[
@@ -128,9 +145,7 @@ def _charger_views(
     now: datetime | None = None,
     heartbeat_interval_seconds: int = charger_health.DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
 ) -> list[ChargerView]:
-    by_charger: dict[str, list[ConnectorState]] = {}
-    for connector in inventory.connectors:
-        by_charger.setdefault(connector.charge_point_id, []).append(connector)
+    by_charger = _connectors_by_charger(inventory)
     return [
         _charger_view(
             c, by_charger.get(c.id, []), inventory.charger_states.get(c.id), now, heartbeat_interval_seconds
@@ -225,15 +240,13 @@ class FleetQueries:
                 {v.id: _vehicle_status(v, None, None) for v in vehicles.values() if v.id not in listed}
             )
         now = self._clock()
-        by_charger: dict[str, list[ConnectorState]] = {}
-        for c in chargers_now.connectors:
-            by_charger.setdefault(c.charge_point_id, []).append(c)
-        states: dict[str, str] = {}
-        for charger in chargers_now.chargers:
-            state = chargers_now.charger_states.get(charger.id)
-            last_seen = _time(state.last_seen_at) if state else None
-            online = charger_health.is_online(last_seen, now, self._heartbeat_interval)
-            states[charger.id] = _shown_state(by_charger.get(charger.id, []), last_seen, online)
+        by_charger = _connectors_by_charger(chargers_now)
+        states = {
+            c.id: _state_now(
+                by_charger.get(c.id, []), chargers_now.charger_states.get(c.id), now, self._heartbeat_interval
+            )[2]
+            for c in chargers_now.chargers
+        }
         attention = [
             _charger_view(
                 c,

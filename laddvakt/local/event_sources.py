@@ -47,14 +47,13 @@ def sqs_event(messages: list[dict[str, Any]], source: EventSource, region: str) 
     }
 
 
-class SqsPoller:
-    def __init__(self, source: EventSource, endpoint_url: str, region: str) -> None:
-        self.source = source
-        self._region = region
-        self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
-        self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
+class _Poller:
+    """A background thread that reads an event source and invokes a function, as Lambda's
+    event source mappings do; `idle` once a poll found nothing and no batch is in hand."""
+
+    def __init__(self, thread_name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poller-{source.function_name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._busy = False
         self._last_empty = 0.0
         self.batches = 0
@@ -69,8 +68,20 @@ class SqsPoller:
 
     @property
     def idle(self) -> bool:
-        """True when the last poll found the queue empty and no batch is being processed."""
+        """True when the last poll found nothing new and no batch is being processed."""
         return not self._busy and self._last_empty > 0
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SqsPoller(_Poller):
+    def __init__(self, source: EventSource, endpoint_url: str, region: str) -> None:
+        self.source = source
+        self._region = region
+        self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
+        self._lambda = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region)
+        super().__init__(f"poller-{source.function_name}")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -137,7 +148,7 @@ def stream_record(record: dict[str, Any], source: StreamSource) -> dict[str, Any
     return event
 
 
-class StreamPoller:
+class StreamPoller(_Poller):
     def __init__(
         self, source: StreamSource, endpoint_url: str, region: str, poll_seconds: float = 0.25
     ) -> None:
@@ -147,27 +158,11 @@ class StreamPoller:
         self._sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self._filters = [json.loads(f) for f in source.filters]
         self._poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"stream-{source.table_name}", daemon=True)
+        super().__init__(f"stream-{source.table_name}")
         # The last sequence number done with, per shard: the table is created empty with the
         # stack, so reading from the start is reading from when the mapping was made.
         self._done: dict[str, str] = {}
-        self._busy = False
-        self._last_empty = 0.0
-        self.batches = 0
-        self.failed_records = 0
         self.dead_lettered_batches = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    @property
-    def idle(self) -> bool:
-        return not self._busy and self._last_empty > 0
 
     def _run(self) -> None:
         while not self._stop.is_set():
