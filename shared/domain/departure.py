@@ -112,33 +112,40 @@ def arrival_hour(local: datetime) -> float:
 
 @dataclass(frozen=True)
 class _Tree:
-    """One regression tree as parallel arrays, LightGBM's own layout: a child index below zero is
-    the leaf ~index."""
+    """One regression tree in LightGBM's own layout: node i is (feature, threshold, missing type,
+    default left, left child, right child), and a child index below zero is the leaf ~index."""
 
-    feature: tuple[int, ...]
-    threshold: tuple[float, ...]
-    flags: tuple[int, ...]
-    left: tuple[int, ...]
-    right: tuple[int, ...]
+    nodes: tuple[tuple[int, float, int, bool, int, int], ...]
     leaf: tuple[float, ...]
 
+    @classmethod
+    def from_arrays(cls, t: dict[str, list[Any]]) -> _Tree:
+        nodes = zip(t["f"], t["t"], t["d"], t["l"], t["r"], strict=True)
+        return cls(
+            tuple(
+                (f, float(th), d & 3, bool(d & _DEFAULT_LEFT), left, right) for f, th, d, left, right in nodes
+            ),
+            tuple(float(v) for v in t["v"]),
+        )
+
     def value(self, row: Sequence[float]) -> float:
-        if not self.feature:
-            return self.leaf[0]
-        node = 0
+        # LightGBM's NumericalDecision, walked as tight as pure Python allows (this is the hot loop).
+        nodes = self.nodes
+        node = 0 if nodes else -1
         while node >= 0:
-            x = row[self.feature[node]]
-            flags = self.flags[node]
-            missing = flags & 3
-            # LightGBM's NumericalDecision: NaN counts as 0 unless the split learned a NaN branch.
-            if math.isnan(x) and missing != _MISSING_NAN:
+            feature, threshold, missing, default_left, left, right = nodes[node]
+            x = row[feature]
+            if x != x:  # NaN: its own branch if the split learned one, else it counts as 0
+                if missing == _MISSING_NAN:
+                    node = left if default_left else right
+                    continue
                 x = 0.0
-            if (missing == _MISSING_ZERO and abs(x) <= 1e-35) or (missing == _MISSING_NAN and math.isnan(x)):
-                node = self.left[node] if flags & _DEFAULT_LEFT else self.right[node]
-            elif x <= self.threshold[node]:
-                node = self.left[node]
+            if missing == _MISSING_ZERO and -1e-35 <= x <= 1e-35:
+                node = left if default_left else right
+            elif x <= threshold:
+                node = left
             else:
-                node = self.right[node]
+                node = right
         return self.leaf[~node]
 
 
@@ -154,20 +161,7 @@ class DepartureModel:
     def from_document(cls, document: dict[str, Any]) -> DepartureModel:
         if document.get("features") != list(FEATURES):
             raise ValueError("the departure model was trained on other features than this code builds")
-        trees = {
-            q: tuple(
-                _Tree(
-                    tuple(t["f"]),
-                    tuple(float(v) for v in t["t"]),
-                    tuple(t["d"]),
-                    tuple(t["l"]),
-                    tuple(t["r"]),
-                    tuple(float(v) for v in t["v"]),
-                )
-                for t in document["quantiles"][q]
-            )
-            for q in QUANTILES
-        }
+        trees = {q: tuple(_Tree.from_arrays(t) for t in document["quantiles"][q]) for q in QUANTILES}
         return cls(trees, int(document["trained_sessions"]), str(document["description"]))
 
     def raw(self, quantile: str, row: Sequence[float]) -> float:
