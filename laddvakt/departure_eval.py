@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,18 @@ import lightgbm as lgb
 import numpy as np
 
 from laddvakt.acn_data import DRIFT, FINAL, PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSession, AcnSite, Period, load
-from shared.domain.departure import FEATURES, MODEL_PATH, QUANTILES, DepartureModel, model_inputs
+from shared.domain.departure import (
+    FEATURES,
+    MIN_BLEND_VISITS,
+    MODEL_PATH,
+    QUANTILES,
+    SITE_PRIOR_VISITS,
+    DepartureModel,
+    PastVisit,
+    SiteHabits,
+    blend,
+    model_inputs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "eval"
@@ -71,6 +82,9 @@ class Visit:
 
     def row(self, elapsed: float) -> list[float]:
         return model_inputs(self.arrival_local, elapsed, self.declared_minutes, self.requested_kwh)
+
+    def past(self) -> PastVisit:
+        return PastVisit(self.arrival_local, self.arrival_local + timedelta(minutes=self.stay_minutes))
 
 
 def visits(sessions: Iterable[AcnSession]) -> list[Visit]:
@@ -281,10 +295,11 @@ def predict(trained: Trained, x: np.ndarray) -> np.ndarray:
 
 
 def evaluate(
-    trained: Trained, test_set: list[Visit], baselines: dict[str, Baseline]
+    trained: Trained, test_set: list[Visit], baselines: dict[str, Baseline], habits: SiteHabits
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per point (plug-in, after 1/2/4/6 h): counts and metrics of ours and each baseline; and the
-    plug-in predictions, for the chart."""
+    """Per point (plug-in, after 1/2/4/6 h): counts and metrics of ours, of ours blended with the
+    site's own past stays (`habits`, as `estimate_departure` blends them) and of each baseline;
+    and the plug-in predictions, for the chart."""
     report: dict[str, Any] = {}
     plug_in: dict[str, Any] = {}
     for hours in EVAL_HOURS:
@@ -292,13 +307,28 @@ def evaluate(
         present = [v for v in test_set if v.stay_minutes > elapsed]
         x, actual = rows(present, [elapsed])
         ours = predict(trained, x)
-        point: dict[str, Any] = {"sessions": len(present), "ours": metrics(actual, ours)}
+        with_site = np.asarray(
+            [_with_site(tuple(q), habits, v, elapsed) for q, v in zip(ours.tolist(), present, strict=True)]
+        )
+        point: dict[str, Any] = {
+            "sessions": len(present),
+            "ours": metrics(actual, ours),
+            "ours_with_site_history": metrics(actual, with_site),
+        }
         for name, baseline in baselines.items():
             point[name] = metrics(actual, np.asarray([baseline.remaining(v, elapsed) for v in present]))
         report[str(hours)] = point
         if hours == 0:
             plug_in = {"actual": actual.tolist(), "p50": ours[:, 1].tolist()}
     return report, plug_in
+
+
+def _with_site(model: tuple[float, ...], habits: SiteHabits, v: Visit, elapsed: float) -> tuple[float, ...]:
+    site = habits.remaining(v.arrival_local, elapsed)
+    if len(site) < MIN_BLEND_VISITS:
+        return model
+    low, mid, high = model
+    return blend((low, mid, high), site, SITE_PRIOR_VISITS)[0]
 
 
 def _git_commit() -> str:
@@ -355,7 +385,8 @@ def run(
             test_set = caltech_tune if (site == "caltech" and index == TUNE) else sample(site, index)
             counts[f"test {_period(PERIODS[site][index])}"] = len(test_set)
             _progress(f"evaluating {direction} on {names[index]} ({len(test_set)} sessions)")
-            report, plug_in = evaluate(trained, test_set, baselines)
+            habits = SiteHabits.from_visits((v.past() for v in train_by_site[site]), SITE_ZONE)
+            report, plug_in = evaluate(trained, test_set, baselines, habits)
             results[direction][names[index]] = report
             charts[f"{direction} {names[index]}"] = plug_in
 
@@ -441,7 +472,12 @@ def chart(report: dict[str, Any], plug_in: dict[str, Any], path: Path) -> None:
     for ax, direction in zip(axes[1:], ("caltech->caltech", "caltech->jpl"), strict=True):
         points = report["results"][direction][shown]
         hours = [int(h) for h in points]
-        for name, style in (("ours", "o-"), ("global_median", "s--"), ("site_weekend_hour_median", "^--")):
+        for name, style in (
+            ("ours", "o-"),
+            ("ours_with_site_history", "o-"),
+            ("global_median", "s--"),
+            ("site_weekend_hour_median", "^--"),
+        ):
             ax.plot(
                 hours, [points[str(h)][name]["mae_min"] for h in hours], style, label=name.replace("_", " ")
             )
@@ -468,7 +504,12 @@ def summary(report: dict[str, Any]) -> str:
             for hours, point in points.items():
                 cells = "  ".join(
                     f"{name} {point[name]['mae_min']:.0f}/{point[name]['p10_p90_coverage']:.2f}"
-                    for name in ("ours", "global_median", "site_weekend_hour_median")
+                    for name in (
+                        "ours",
+                        "ours_with_site_history",
+                        "global_median",
+                        "site_weekend_hour_median",
+                    )
                 )
                 lines.append(f"  after {hours} h ({point['sessions']} sessions) MAE/coverage: {cells}")
     return "\n".join(lines)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,6 +33,11 @@ MIN_HISTORY = 5
 # they count half; at 40, five sixths. Below MIN_BLEND_VISITS the own quantiles are too coarse.
 HISTORY_PRIOR_VISITS = 8
 MIN_BLEND_VISITS = 3
+# The same blend with the site's own past stays around this hour of plug-in (same weekday/weekend
+# kind, ±1 h), which adapt the model (trained at one site) to a site it never saw. The prior is
+# larger: a site's sessions are many people's, less telling than one vehicle's own. 200 was chosen
+# on the TUNE period (docs/eval/departure.md): Caltech→JPL MAE at plug-in 133 → 91 min.
+SITE_PRIOR_VISITS = 200
 
 MODEL_PATH = Path(__file__).with_name("departure_model.json")
 # The model's inputs, in the order of its trees' feature indices. Training builds its rows with
@@ -59,6 +66,35 @@ class PastVisit:
 
 
 @dataclass(frozen=True)
+class SiteHabits:
+    """A site's past stays (minutes, sorted) by weekend or not and local hour of plug-in: built once
+    per site from its finished sessions, then read by every estimate there."""
+
+    stays: dict[tuple[bool, int], tuple[float, ...]]
+
+    @classmethod
+    def from_visits(cls, visits: Iterable[PastVisit], time_zone: str) -> SiteHabits:
+        zone = ZoneInfo(time_zone)
+        cells: dict[tuple[bool, int], list[float]] = defaultdict(list)
+        for visit in visits:
+            stay = (visit.unplugged_at - visit.plugged_in_at) / timedelta(minutes=1)
+            if stay > 0:
+                local = visit.plugged_in_at.astimezone(zone)
+                cells[(local.weekday() >= 5, local.hour)].append(stay)
+        return cls({cell: tuple(sorted(stays)) for cell, stays in cells.items()})
+
+    def remaining(self, arrival_local: datetime, elapsed_minutes: float) -> list[float]:
+        """Minutes still to stay in the past visits that plugged in within the same hour or the ones
+        either side, on the same kind of day, and lasted longer than this one has so far."""
+        weekend = arrival_local.weekday() >= 5
+        out: list[float] = []
+        for hour in (arrival_local.hour - 1, arrival_local.hour, arrival_local.hour + 1):
+            stays = self.stays.get((weekend, hour % 24), ())
+            out.extend(s - elapsed_minutes for s in stays[bisect_right(stays, elapsed_minutes) :])
+        return sorted(out)
+
+
+@dataclass(frozen=True)
 class DepartureQuery:
     plugged_in_at: datetime
     now: datetime
@@ -68,6 +104,8 @@ class DepartureQuery:
     declared_departure_at: datetime | None = None
     requested_energy_kwh: Decimal | None = None
     history: tuple[PastVisit, ...] = ()
+    # The site's past stays (`SiteHabits.from_visits`): the caller builds them once per site.
+    site_habits: SiteHabits | None = None
 
 
 @dataclass(frozen=True)
@@ -209,13 +247,15 @@ def estimate_departure(
 
     row = model_inputs(local, elapsed, declared_minutes, requested)
     remaining = model.remaining_minutes(row)
+    site = query.site_habits.remaining(local, elapsed) if query.site_habits is not None else []
+    if len(site) >= MIN_BLEND_VISITS:
+        remaining, weight = blend(remaining, site, SITE_PRIOR_VISITS)
+        rests_on.append(f"{len(site)} past sessions at this site around this hour (weight {weight:.0%})")
+    else:
+        gaps.append("no past sessions at this site around this hour")
     own = _own_remaining(query.history, elapsed)
     if own is not None:
-        weight = len(own) / (len(own) + HISTORY_PRIOR_VISITS)
-        low, mid, high = (
-            (1 - weight) * m + weight * o for m, o in zip(remaining, _quantiles(own), strict=True)
-        )
-        remaining = (low, mid, high)  # a weighted mean of ordered triples stays ordered
+        remaining, weight = blend(remaining, own, HISTORY_PRIOR_VISITS)
         rests_on.append(f"{len(own)} past visits of this vehicle (weight {weight:.0%})")
     else:
         gaps.append(
@@ -234,6 +274,17 @@ def _own_remaining(history: tuple[PastVisit, ...], elapsed: float) -> list[float
     stays = [(v.unplugged_at - v.plugged_in_at) / timedelta(minutes=1) for v in history]
     remaining = sorted(s - elapsed for s in stays if s > elapsed)
     return remaining if len(remaining) >= MIN_BLEND_VISITS else None
+
+
+def blend(
+    prior: tuple[float, float, float], observed: list[float], prior_visits: int
+) -> tuple[tuple[float, float, float], float]:
+    """Quantile by quantile, the weighted mean of the prior's P10/P50/P90 and the observed stays'
+    (a mixture of quantile functions, which keeps them ordered); the observed weigh
+    n / (n + prior_visits). Returns the blend and that weight."""
+    weight = len(observed) / (len(observed) + prior_visits)
+    low, mid, high = ((1 - weight) * p + weight * o for p, o in zip(prior, _quantiles(observed), strict=True))
+    return (low, mid, high), weight
 
 
 def _quantiles(values: list[float]) -> tuple[float, float, float]:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.domain.departure import (
     FEATURES,
     HISTORY_PRIOR_VISITS,
+    SITE_PRIOR_VISITS,
     DepartureQuery,
     PastVisit,
+    SiteHabits,
     estimate_departure,
     load_model,
     model_inputs,
@@ -174,3 +177,49 @@ def test_the_shipped_model_is_small_and_matches_the_features_this_code_builds():
 
     assert model.trained_sessions > 1000
     assert set(model.trees) == {"p10", "p50", "p90"}
+
+
+def test_a_site_whose_drivers_stay_long_at_this_hour_pulls_the_estimate_there():
+    # Given a site where 600 weekday sessions plugged in around 08:30 local all stayed 10 h,
+    # and 600 weekend ones 1 h
+    weekdays = [PLUG_IN - timedelta(days=7 * week + day) for week in range(120) for day in (0, 1, 4, 5, 6)]
+    weekends = [PLUG_IN + timedelta(days=4) - timedelta(days=7 * week) for week in range(600)]
+    habits = SiteHabits.from_visits(
+        [PastVisit(at, at + timedelta(hours=10)) for at in weekdays]
+        + [PastVisit(at, at + timedelta(hours=1)) for at in weekends],
+        ZONE,
+    )
+    model_only = estimate_departure(_query())
+    estimate = estimate_departure(_query(site_habits=habits))
+
+    # Then the weekday estimate moves toward 10 h by the site's weight, and says so
+    assert model_only is not None and estimate is not None
+    weight = 600 / (600 + SITE_PRIOR_VISITS)
+    assert f"600 past sessions at this site around this hour (weight {weight:.0%})" in estimate.basis
+    expected = (1 - weight) * (model_only.p50_at - PLUG_IN) + weight * timedelta(hours=10)
+    assert abs((estimate.p50_at - PLUG_IN) - expected) < timedelta(seconds=1)
+    _ordered_and_ahead(estimate, PLUG_IN)
+
+
+def test_site_habits_count_only_the_same_kind_of_day_the_hours_around_and_stays_still_running():
+    # Given sessions on Tuesdays at 06:30, 08:30, 10:30 and 14:30 local, and on a Saturday at 08:30
+    tuesday = PLUG_IN - timedelta(days=7)
+    starts = [tuesday + timedelta(hours=h) for h in (-2, 0, 2, 6)] + [tuesday + timedelta(days=4)]
+    habits = SiteHabits.from_visits([PastVisit(at, at + timedelta(hours=5)) for at in starts], ZONE)
+    local = PLUG_IN.astimezone(ZoneInfo(ZONE))
+
+    # Then at 08:30 on a Tuesday only the 08:30 session counts (07-09 local hours, weekdays)
+    assert habits.remaining(local, 0) == [300.0]
+    # And after 6 h plugged in none of them is still running
+    assert habits.remaining(local, 360) == []
+
+
+def test_too_few_site_sessions_leave_the_model_alone_and_say_so():
+    at = PLUG_IN - timedelta(days=7)
+    habits = SiteHabits.from_visits([PastVisit(at, at + timedelta(hours=2))], ZONE)
+    estimate = estimate_departure(_query(site_habits=habits))
+    model_only = estimate_departure(_query())
+
+    assert estimate is not None and model_only is not None
+    assert estimate.p50_at == model_only.p50_at
+    assert "no past sessions at this site around this hour" in estimate.basis
