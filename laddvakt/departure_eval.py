@@ -461,9 +461,13 @@ def chart(report: dict[str, Any], plug_in: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
     scatter = plug_in[f"caltech->caltech {shown}"]
     ax = axes[0]
-    ax.scatter(np.asarray(scatter["actual"]) / 60, np.asarray(scatter["p50"]) / 60, s=4, alpha=0.3)
-    top = max(max(scatter["actual"], default=1), max(scatter["p50"], default=1)) / 60
-    ax.plot([0, top], [0, top], color="grey", linewidth=1)
+    actual, predicted = np.asarray(scatter["actual"]) / 60, np.asarray(scatter["p50"]) / 60
+    shown_range = actual <= 24
+    ax.scatter(actual[shown_range], predicted[shown_range], s=4, alpha=0.3)
+    ax.plot([0, 24], [0, 24], color="grey", linewidth=1)
+    ax.text(
+        0.02, 0.97, f"{int((~shown_range).sum())} stays over 24 h not shown", transform=ax.transAxes, va="top"
+    )
     ax.set(
         xlabel="actual stay (h)",
         ylabel="predicted P50 at plug-in (h)",
