@@ -38,6 +38,9 @@ MIN_BLEND_VISITS = 3
 # larger: a site's sessions are many people's, less telling than one vehicle's own. 200 was chosen
 # on the TUNE period (docs/eval/departure.md): Caltech→JPL MAE at plug-in 133 → 91 min.
 SITE_PRIOR_VISITS = 200
+# How far back a caller should take the site's sessions for `SiteHabits`: recent enough to follow a
+# site whose habits change, long enough for every hour to have sessions (docs/eval/departure.md).
+SITE_HISTORY_DAYS = 56
 
 MODEL_PATH = Path(__file__).with_name("departure_model.json")
 # The model's inputs, in the order of its trees' feature indices. Training builds its rows with
