@@ -4,8 +4,11 @@ past visits."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +26,7 @@ from shared.domain.departure import (
 )
 
 pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
 ZONE = "Europe/Stockholm"
 # A Tuesday, 08:30 in Stockholm.
 PLUG_IN = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
@@ -223,3 +227,18 @@ def test_too_few_site_sessions_leave_the_model_alone_and_say_so():
     assert estimate is not None and model_only is not None
     assert estimate.p50_at == model_only.p50_at
     assert "no past sessions at this site around this hour" in estimate.basis
+
+
+def test_serving_the_estimate_imports_neither_numpy_nor_lightgbm():
+    # Given a fresh interpreter, as a Lambda's cold start
+    probe = (
+        "import sys; from datetime import UTC, datetime; from shared.domain import departure as d; "
+        "t = datetime(2026, 11, 24, 7, 30, tzinfo=UTC); "
+        "assert d.estimate_departure(d.DepartureQuery(t, t, 'Europe/Stockholm')) is not None; "
+        "print(sorted(m for m in ('numpy', 'lightgbm', 'matplotlib') if m in sys.modules))"
+    )
+    # When it estimates a departure
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+
+    # Then none of the training libraries was loaded
+    assert done.stdout.strip() == "[]"
