@@ -208,20 +208,25 @@ def profile_id_for(session_id: str) -> int:
     return value or 1
 
 
-def limits_changed(old: tuple[PowerStep, ...], new: tuple[PowerStep, ...], start: datetime) -> bool:
-    """Whether the new steps limit the connector differently from `start` on: a recompute that
-    only moved the plan's start must not send every charger its profile again."""
+def limits_changed(
+    old: tuple[PowerStep, ...], new: tuple[PowerStep, ...], start: datetime, tolerance: timedelta = PLAN_STEP
+) -> bool:
+    """Whether the new steps limit the connector differently from `start` on. A recompute moves
+    every boundary by the time that passed (the plan starts now, the default horizon moves with
+    it): the same limits with boundaries less than `tolerance` apart are the same profile, so a
+    charger's answer, which itself triggers a recompute, never makes Laddvakt send again."""
+    before, after = _runs(upcoming(old, start)), _runs(upcoming(new, start))
+    if [s.limit_kw for s in before] != [s.limit_kw for s in after]:
+        return True
+    return any(abs(a.starts_at - b.starts_at) >= tolerance for a, b in zip(before, after, strict=True))
 
-    def limit_at(steps: tuple[PowerStep, ...], at: datetime) -> Decimal:
-        current = [s.limit_kw for s in steps if s.starts_at <= at]
-        return current[-1] if current else Decimal(0)
 
-    bounds = {
-        start,
-        *(s.starts_at for s in old if s.starts_at > start),
-        *(s.starts_at for s in new if s.starts_at > start),
-    }
-    return any(limit_at(old, at) != limit_at(new, at) for at in bounds)
+def _runs(steps: tuple[PowerStep, ...]) -> list[PowerStep]:
+    merged: list[PowerStep] = []
+    for step in steps:
+        if not merged or merged[-1].limit_kw != step.limit_kw:
+            merged.append(step)
+    return merged
 
 
 def allowed_kwh(steps: tuple[PowerStep, ...], since: datetime, until: datetime) -> Decimal:
