@@ -80,7 +80,9 @@ def stack(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     # Given Nordvind's second depot has a 25 kW grid connection and three 11 kW chargers
     data = json.loads(EXAMPLE_REGISTRY.read_text())
     depot = next(s for s in data["sites"] if s["id"] == "sthlm-depot")
-    data["sites"].append({**depot, "id": SITE, "name": "Depot with a grid limit", "grid_limit_kw": str(LIMIT_KW)})
+    data["sites"].append(
+        {**depot, "id": SITE, "name": "Depot with a grid limit", "grid_limit_kw": str(LIMIT_KW)}
+    )
     data["chargers"] = [
         {"id": cp, "site_id": SITE, "connectors": 1, "max_power_kw": str(CONNECTOR_KW)}
         for cp in (*ACCEPTING, REJECTING)
@@ -93,17 +95,27 @@ def stack(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 async def plug_in(charger: SmartCharger, id_tag: str) -> None:
     now = datetime.now(UTC)
-    await charger.call(call16.BootNotification(charge_point_vendor="Laddvakt Test", charge_point_model="AC11"))
-    await charger.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Preparing", timestamp=iso(now)))
+    await charger.call(
+        call16.BootNotification(charge_point_vendor="Laddvakt Test", charge_point_model="AC11")
+    )
+    await charger.call(
+        call16.StatusNotification(
+            connector_id=1, error_code="NoError", status="Preparing", timestamp=iso(now)
+        )
+    )
     reply = await charger.call(
         call16.StartTransaction(connector_id=1, id_tag=id_tag, meter_start=1000, timestamp=iso(now))
     )
     assert reply.id_tag_info["status"] == "Accepted"
-    await charger.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Charging", timestamp=iso(now)))
+    await charger.call(
+        call16.StatusNotification(connector_id=1, error_code="NoError", status="Charging", timestamp=iso(now))
+    )
 
 
 @in_event_loop
-async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_keeps_the_site_limit(stack: Any) -> None:
+async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_keeps_the_site_limit(
+    stack: Any,
+) -> None:
     chargers: dict[str, SmartCharger] = {}
     async with (
         ChargePointLink(ACCEPTING[0], stack.mqtt_host, stack.mqtt_port) as link_a,
@@ -114,7 +126,11 @@ async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_kee
             chargers[cp] = SmartCharger(cp, link, response_timeout=15)
             chargers[cp].profiles = []
         chargers[REJECTING].answer = ChargingProfileStatus.rejected
-        async with listening(chargers[ACCEPTING[0]]), listening(chargers[REJECTING]), listening(chargers[ACCEPTING[1]]):
+        async with (
+            listening(chargers[ACCEPTING[0]]),
+            listening(chargers[REJECTING]),
+            listening(chargers[ACCEPTING[1]]),
+        ):
             # When a vehicle plugs in at the limited site
             await plug_in(chargers[ACCEPTING[0]], "RFID0001")
 
@@ -131,7 +147,9 @@ async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_kee
             await plug_in(chargers[ACCEPTING[1]], "RFID0003")
             site = await _schedule(
                 stack,
-                lambda s: statuses(s) == {ACCEPTING[0]: "accepted", REJECTING: "rejected", ACCEPTING[1]: "accepted"},
+                lambda s: (
+                    statuses(s) == {ACCEPTING[0]: "accepted", REJECTING: "rejected", ACCEPTING[1]: "accepted"}
+                ),
             )
 
     # Then the refusal is shown with its reason, that connector counts at its full power, and
@@ -144,7 +162,9 @@ async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_kee
     starts = sorted({step["starts_at"] for c in controlled for step in c["steps"]})
     for at in starts:
         load = sum(_limit_at(c["steps"], at) for c in controlled)
-        assert load + CONNECTOR_KW <= LIMIT_KW, f"{load} kW planned at {at} beside {CONNECTOR_KW} kW uncontrolled"
+        assert load + CONNECTOR_KW <= LIMIT_KW, (
+            f"{load} kW planned at {at} beside {CONNECTOR_KW} kW uncontrolled"
+        )
     assert Decimal(site["peak_kw"]) <= LIMIT_KW
 
 
