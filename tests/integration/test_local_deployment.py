@@ -54,7 +54,9 @@ def test_functions_state_machine_rule_and_event_source_come_from_the_template(
         NAMES.function("schedule-site"): NAMES.schedule_dead_letter_queue,
     }
     streams = {(s.function_name, s.table_name): s for s in deployed.stream_sources}
-    assert set(streams) == {(f, t) for f in dead_letters for t in (NAMES.sessions_table, NAMES.registry_table)}
+    assert set(streams) == {
+        (f, t) for f in dead_letters for t in (NAMES.sessions_table, NAMES.registry_table)
+    }
     for stream in streams.values():
         assert stream.report_batch_item_failures and stream.bisect_batch_on_error
         assert stream.on_failure_queue_url.endswith(f"/{dead_letters[stream.function_name]}")
