@@ -160,9 +160,12 @@ class SchedulingService:
             session = active.get(plan.session_id)
             if session is None:
                 return f"{plan.session_id} is no longer active"
-            if profile.status == "accepted":
+            # Drift is judged up to the latest register reading: between two meter frames the
+            # delivered energy stands still while the plan's allowance grows.
+            read_at = session.latest_register_at
+            if profile.status == "accepted" and read_at is not None and read_at > schedule.computed_at:
                 steps = tuple(PowerStep(s.starts_at, s.limit_kw) for s in plan.steps)
-                allowed = smart.allowed_kwh(steps, schedule.computed_at, now)
+                allowed = smart.allowed_kwh(steps, schedule.computed_at, read_at)
                 delivered = session.energy_so_far_wh / 1000 - plan.delivered_at_plan_kwh
                 if smart.drifted(allowed, delivered):
                     return f"meter drift at {plan.charge_point_id} ({delivered:.2f} of {allowed:.2f} kWh)"
