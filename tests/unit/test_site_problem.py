@@ -172,3 +172,28 @@ def test_meter_drift_is_judged_up_to_the_latest_register_reading():
     # When a reading 30 minutes on shows 1 kWh where the plan allowed 5.5, the site is planned again
     read = session("CP1", "van", latest_register_wh=Decimal(1000), latest_register_at=later)
     assert "meter drift at CP1" in (SchedulingService._due(schedule, {read.session_id: read}, later) or "")
+
+
+def test_the_changes_that_replan_a_site_and_those_that_do_not():
+    from shared.adapters.sessions_table import session_to_item
+    from shared.models.sessions import SessionStatus
+
+    van = session("CP1", "van")
+    service = SchedulingService(Registry(), Sessions([van]), Schedules(), Link(), clock=lambda: NOW)  # type: ignore[arg-type]
+    head = session_to_item(van)
+    closing = session_to_item(van.model_copy(update={"status": SessionStatus.CLOSING}))
+    needs = {"kind": "vehicle_charging_needs", "fleet_id": "nordvind", "vehicle_id": "van"}
+    answered = {
+        "kind": "charging_profile_command", "charge_point_id": "CP1", "message_id": "m", "site_id": "depot",
+        "session_id": van.session_id, "connector_id": 1, "sent_at": NOW.isoformat(), "status": "rejected",
+    }  # fmt: skip
+
+    def sites(old: Any, new: Any) -> list[tuple[str, str]]:
+        return [(r.site_id, r.trigger) for r in service.triggered_by(old, new)]
+
+    assert sites(None, head) == [("depot", "arrival of CP1:1")]
+    assert sites(head, closing) == [("depot", "departure of CP1:1")]
+    assert sites(head, {**head, "latest_power_w": Decimal(7000)}) == []  # a meter frame
+    assert sites(None, needs) == [("depot", "charging needs of van")]
+    assert sites(needs, None) == [("depot", "charging needs of van")]  # needs removed
+    assert sites({**answered, "status": "pending"}, answered) == [("depot", "CP1 answered rejected")]
