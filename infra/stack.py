@@ -197,6 +197,7 @@ class LaddvaktStack(Stack):
             "Monitoring",
             dead_letter_queue=self.ingest.dead_letter_queue,
             event_dead_letter_queue=self.live_events.dead_letter_queue,
+            schedule_dead_letter_queue=self.scheduling.dead_letter_queue,
             state_machine=self.billing.state_machine,
             functions=self.all_functions,
             rule_name=names.ingest_rule,

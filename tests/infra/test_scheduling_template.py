@@ -103,3 +103,13 @@ def test_pending_commands_expire_through_the_registry_tables_ttl(synthesized_tem
         "AttributeName": "expires_at",
         "Enabled": True,
     }
+
+
+def test_dead_letters_of_the_scheduler_wake_an_operator(synthesized_template):
+    dlq_id, dlq = one(synthesized_template, "AWS::SQS::Queue", QueueName=NAMES.schedule_dead_letter_queue)
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    watched = [
+        a for a in resources(synthesized_template, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}} in a["Properties"].get("Dimensions", [])
+    ]  # fmt: skip
+    assert len(watched) == 1 and watched[0]["Properties"]["AlarmActions"]
