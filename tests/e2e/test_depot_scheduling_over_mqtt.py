@@ -10,7 +10,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,10 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action, ChargingProfileStatus
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201 import datatypes as types201
 
 from laddvakt.charge_point_link import ChargePointLink, listening
 from laddvakt.cli import main
@@ -34,6 +38,7 @@ LIMIT_KW = Decimal(25)
 CONNECTOR_KW = Decimal(11)
 ACCEPTING = ("LV-SCHED-A", "LV-SCHED-C")
 REJECTING = "LV-SCHED-B"
+STATION_201 = "LV-SCHED-201"
 DEADLINE_SECONDS = 30
 
 
@@ -47,6 +52,17 @@ class SmartCharger(ChargePoint16):
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
         self.profiles.append(cs_charging_profiles)
         return result16.SetChargingProfile(status=self.answer)
+
+
+class SmartStation(ChargePoint201):
+    """A 2.0.1 station that accepts SetChargingProfile and remembers what it was sent."""
+
+    requests: list[dict[str, Any]]
+
+    @on("SetChargingProfile")
+    def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any]) -> Any:
+        self.requests.append({"evse_id": evse_id, **charging_profile})
+        return result201.SetChargingProfile(status="Accepted")
 
 
 def fleet_schedule(stack: Any) -> dict[str, Any]:
@@ -86,7 +102,7 @@ def stack(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     data["chargers"] = [
         {"id": cp, "site_id": SITE, "connectors": 1, "max_power_kw": str(CONNECTOR_KW)}
         for cp in (*ACCEPTING, REJECTING)
-    ]
+    ] + [{"id": STATION_201, "site_id": SITE, "max_power_kw": "50", "ocpp_version": "2.0.1"}]
     registry = Path(tmp_path_factory.mktemp("registry")) / "with-grid-limit.json"
     registry.write_text(json.dumps(data))
     assert main(["registry", "import", str(registry), "--state-dir", str(local_stack.state_dir)]) == 0
@@ -177,3 +193,67 @@ async def _schedule(stack: Any, ready: Callable[[dict[str, Any]], bool]) -> dict
 def _limit_at(steps: list[dict[str, Any]], at: str) -> Decimal:
     current = [Decimal(s["limit_kw"]) for s in steps if s["starts_at"] <= at]
     return current[-1] if current else Decimal(0)
+
+
+@in_event_loop
+async def test_a_2_0_1_stations_profile_names_its_evse_and_transaction_and_rests_on_the_evs_needs(
+    stack: Any,
+) -> None:
+    plugged_in = datetime.now(UTC) - timedelta(minutes=1)
+    transaction = "sched-201-a"
+    async with ChargePointLink(STATION_201, stack.mqtt_host, stack.mqtt_port) as link:
+        station = SmartStation(STATION_201, link, response_timeout=15)
+        station.requests = []
+        async with listening(station):
+            # Given a 2.0.1 DC station at the limited depot where a car plugs in and states its needs
+            await station.call(
+                call201.BootNotification(
+                    charging_station=types201.ChargingStationType(vendor_name="Laddvakt e2e", model="DC50"),
+                    reason="PowerUp",
+                )
+            )
+            await station.call(
+                call201.TransactionEvent(
+                    event_type="Started",
+                    timestamp=iso(plugged_in),
+                    trigger_reason="Authorized",
+                    seq_no=0,
+                    transaction_info=types201.TransactionType(
+                        transaction_id=transaction, charging_state="Charging"
+                    ),
+                    id_token=types201.IdTokenType(id_token="RFID0004", type="ISO14443"),
+                    evse=types201.EVSEType(id=1, connector_id=1),
+                )
+            )
+            departure = plugged_in + timedelta(hours=2)
+            await station.call(
+                call201.NotifyEVChargingNeeds(
+                    evse_id=1,
+                    charging_needs=types201.ChargingNeedsType(
+                        requested_energy_transfer="DC",
+                        departure_time=iso(departure),
+                        dc_charging_parameters=types201.DCChargingParametersType(
+                            ev_max_current=125, ev_max_voltage=400, energy_amount=20_000
+                        ),
+                    ),
+                )
+            )
+
+            # Then the plan rests on the EV's own energy and departure, and the station accepted a
+            # TxProfile for its transaction on its EVSE, in watts (DC)
+            site = await _schedule(
+                stack,
+                lambda s: any(
+                    c["charge_point_id"] == STATION_201
+                    and c["profile"]["status"] == "accepted"
+                    and c["energy_basis"] == "charging needs' target energy"
+                    for c in s["connectors"]
+                ),
+            )
+            planned = next(c for c in site["connectors"] if c["charge_point_id"] == STATION_201)
+            assert Decimal(planned["energy_needed_kwh"]) == 20
+            assert planned["departure_basis"] == "charging needs' departure"
+            request = station.requests[-1]
+            assert request["evse_id"] == 1 and request["transaction_id"] == transaction
+            assert request["charging_profile_purpose"] == "TxProfile"
+            assert request["charging_schedule"][0]["charging_rate_unit"] == "W"

@@ -197,3 +197,12 @@ def test_the_changes_that_replan_a_site_and_those_that_do_not():
     assert sites(None, needs) == [("depot", "charging needs of van")]
     assert sites(needs, None) == [("depot", "charging needs of van")]  # needs removed
     assert sites({**answered, "status": "pending"}, answered) == [("depot", "CP1 answered rejected")]
+
+
+def test_a_2_0_1_arrival_without_a_register_reading_still_replans_its_site():
+    # A transaction may start before any meter value: the stored head then has no meter_start_wh
+    from shared.adapters.sessions_table import session_to_item
+
+    van = session("CP1", "van").model_copy(update={"meter_start_wh": None, "ocpp_version": "2.0.1"})
+    service = SchedulingService(Registry(), Sessions([van]), Schedules(), Link(), clock=lambda: NOW)  # type: ignore[arg-type]
+    assert [r.site_id for r in service.triggered_by(None, session_to_item(van))] == ["depot"]
