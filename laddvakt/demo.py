@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from laddvakt.demo_depot import print_depot, run_depot
 from laddvakt.simulator import ChargerScript, PlannedSession, PlayedSession, SimulatedCharger, plan_day
 from shared.adapters.invoice_bucket import InvoiceBucket
 from shared.adapters.registry_table import RegistryTable
@@ -301,7 +302,7 @@ def _share(value: str | None) -> str:
     return "—" if value is None else f"{Decimal(value) * 100:.0f} %"
 
 
-def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float) -> None:
+def print_summary(result: DemoResult, document: RegistryDocument) -> None:
     fleets = {f.id: f for f in document.fleets}
     print()
     print("Laddvakt demo — a simulated day of charging, invoiced")
@@ -380,7 +381,6 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
         f"Invoices (JSON, PDF, Peppol UBL XML) copied to {result.out_dir}/ — e.g. "
         f"{next(iter(sorted(result.out_dir.rglob('*.json'))), '(none)')}"
     )
-    print(f"Done in {elapsed:.0f} s.")
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -401,5 +401,8 @@ def run_demo(args: argparse.Namespace) -> int:
         wait_until_invoiced(stack, played)
         wait_until_workflows_end(stack)
         result = collect(stack, document, played, Path(args.out))
-    print_summary(result, document, time.monotonic() - started)
+        depot = run_depot(stack, document, played)
+    print_summary(result, document)
+    print_depot(depot)
+    print(f"Done in {time.monotonic() - started:.0f} s.")
     return 1 if result.mismatches or "FAIL" in result.peppol else 0

@@ -74,3 +74,10 @@ class FleetApiSettings(_FunctionSettings):
 
 class PublishEventsSettings(_FunctionSettings):
     fleet_event_bus: str
+
+
+class ScheduleSiteSettings(_FunctionSettings):
+    registry_table: str
+    sessions_table: str
+    # Empty: boto3 finds the account's endpoint (the local stack sets AWS_ENDPOINT_URL).
+    iot_data_endpoint: str = ""

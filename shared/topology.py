@@ -130,6 +130,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Sessions' and connectors' changes (DynamoDB streams) as live fleet events on EventBridge",
         ),
         FunctionSpec(
+            "schedule-site",
+            "functions.schedule_site.handler.lambda_handler",
+            "Depot scheduling: replans a site on arrivals, departures, charging needs, profile answers "
+            "and drift, and sends chargers their SetChargingProfile",
+            timeout_seconds=60,
+        ),
+        FunctionSpec(
             "fleet-api",
             "functions.fleet_api.handler.lambda_handler",
             "Fleet API behind API Gateway: fleet status, sessions, chargers",
@@ -197,6 +204,10 @@ class Names:
         return f"{self.prefix}-fleet-events-dlq"
 
     @property
+    def schedule_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-schedule-dlq"
+
+    @property
     def fleet_api(self) -> str:
         return f"{self.prefix}-fleet-api"
 
@@ -248,6 +259,9 @@ STATEMENT_SCHEDULE = "cron(0 3 1 * ? *)"
 
 # How often the reaper looks for sessions that never ended (an EventBridge schedule expression).
 REAPER_SCHEDULE = "rate(5 minutes)"
+
+# How often the scheduler looks for unanswered profiles, due retries and meter drift.
+SCHEDULE_SWEEP = "rate(1 minute)"
 
 # Claims the fleet API reads from the Cognito authorizer (and the local one that imitates it).
 CLAIM_FLEET_ID = "custom:fleet_id"

@@ -16,17 +16,22 @@ from shared.models.api import (
     ChargerDetail,
     ChargerList,
     ChargerView,
+    ConnectorSchedule,
     ConnectorView,
     FaultHistoryEntry,
     FaultView,
+    FleetSchedule,
     FleetStatus,
     InvoicePage,
     InvoiceSummary,
     MeterPoint,
     OutageView,
     Problem,
+    ProfileView,
+    ScheduleStep,
     SessionAtCharger,
     SessionDetail,
+    SiteSchedule,
     StateCounts,
     VehicleCounts,
     VehicleStatus,
@@ -184,6 +189,70 @@ INVALID = Problem(
 
 
 # The example a model's answers carry in the OpenAPI document.
+SCHEDULE = FleetSchedule(
+    fleet_id=FLEET,
+    sites=[
+        SiteSchedule(
+            site_id="sthlm-depot",
+            limit_kw=D("30"),
+            computed_at=_at(17, 45),
+            trigger="arrival of LV-STHLM-02:1043",
+            step_minutes=15,
+            peak_kw=D("30.000"),
+            uncontrolled_kw=D("11"),
+            cost=D("41.25"),
+            currency="SEK",
+            connectors=[
+                ConnectorSchedule(
+                    session_id="LV-STHLM-01:1041",
+                    charge_point_id="LV-STHLM-01",
+                    connector_id=1,
+                    vehicle_id="van-07",
+                    steps=[
+                        ScheduleStep(starts_at=_at(17, 45), limit_kw=D("11.000")),
+                        ScheduleStep(starts_at=_at(20, 0), limit_kw=D("0.000")),
+                    ],
+                    planned_kwh=D("24.750"),
+                    unmet_kwh=D("0.000"),
+                    energy_needed_kwh=D("24.750"),
+                    energy_basis="target SoC, SoC and battery size",
+                    departure_at=_at(6, 0, day=25),
+                    departure_basis="charging needs' departure",
+                    max_power_kw=D("11"),
+                    uncontrolled=False,
+                    profile=ProfileView(
+                        status="accepted", sent_at=_at(17, 45), answered_at=_at(17, 45), attempts=0
+                    ),
+                ),
+                ConnectorSchedule(
+                    session_id="LV-STHLM-02:1043",
+                    charge_point_id="LV-STHLM-02",
+                    connector_id=1,
+                    vehicle_id="van-12",
+                    steps=[ScheduleStep(starts_at=_at(17, 45), limit_kw=D("8.000"))],
+                    planned_kwh=D("30.000"),
+                    unmet_kwh=D("0.000"),
+                    energy_needed_kwh=D("30"),
+                    energy_basis="default 30 kWh (no target energy; SoC unknown)",
+                    departure_at=_at(7, 30, day=25),
+                    departure_basis="the vehicle's usual departure",
+                    max_power_kw=D("11"),
+                    uncontrolled=True,
+                    profile=ProfileView(
+                        status="rejected",
+                        reason="charger answered Rejected",
+                        sent_at=_at(17, 45),
+                        answered_at=_at(17, 45),
+                        attempts=1,
+                        next_retry_at=_at(17, 46),
+                    ),
+                ),
+            ],
+        )
+    ],
+)
+
+
 BY_MODEL: dict[type, dict[str, Any]] = {
     type(model): example(model, summary)
     for model, summary in (
@@ -196,5 +265,6 @@ BY_MODEL: dict[type, dict[str, Any]] = {
         (VEHICLE_DETAIL, "A vehicle charging now"),
         (INVOICES, "A page of invoices"),
         (ENERGY, "Energy and cost per vehicle for November"),
+        (SCHEDULE, "A depot at its 30 kW limit: one charger follows its profile, one refused it"),
     )
 }

@@ -9,10 +9,18 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from shared.api.common import NOT_FOUND, READ_FLEET, READ_SESSIONS, SECURITY, caller, responses
+from shared.api.common import (
+    NOT_FOUND,
+    PLAN_CHARGING,
+    READ_FLEET,
+    READ_SESSIONS,
+    SECURITY,
+    caller,
+    responses,
+)
 from shared.api.services import Services
 from shared.charger_health import BadPeriod
-from shared.models.api import ChargerDetail, ChargerList, FleetStatus, SessionDetail
+from shared.models.api import ChargerDetail, ChargerList, FleetSchedule, FleetStatus, SessionDetail
 
 _PERIOD_BOUND = (
     "A date (YYYY-MM-DD, the site's local day; `to` includes that whole day) or a date-time with "
@@ -41,6 +49,23 @@ def routes(services: Callable[[], Services]) -> Router:
         ] = False,
     ) -> FleetStatus:
         return services().fleet.status(caller(router, READ_FLEET).fleet_id, include_away=include_away)
+
+    @router.get(
+        "/fleet/schedule",
+        summary="The depot charging plan of each of the caller's sites with a grid limit",
+        description="Per site: its grid limit and the plan Laddvakt keeps under it, per connector the "
+        "power limits over time, the energy planned and what cannot be delivered by the departure, "
+        "what the plan rests on (energy need and departure, with where each comes from), and what "
+        "the charger answered to its SetChargingProfile. A site is planned again on every arrival, "
+        "departure, change of charging needs, charger answer and meter drift. Fleet managers and admins.",
+        responses=responses(FleetSchedule, "The fleet's depot plans"),
+        security=SECURITY,
+        tags=["fleet"],
+    )
+    def fleet_schedule(
+        site_id: Annotated[str | None, Query(description="Only this site", max_length=64)] = None,
+    ) -> FleetSchedule:
+        return services().schedule.fleet_schedule(caller(router, PLAN_CHARGING).fleet_id, site_id)
 
     @router.get(
         "/sessions/<session_id>",

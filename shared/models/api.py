@@ -253,3 +253,61 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+
+
+class ScheduleStep(BaseModel):
+    starts_at: datetime = Field(description="From this time (UTC) until the next step or the plan's end")
+    limit_kw: Decimal = Field(description="At most this power on the connector")
+
+
+class ProfileView(BaseModel):
+    status: Literal["pending", "accepted", "rejected", "not_sent"] = Field(
+        description="What the charger made of the connector's latest SetChargingProfile: pending (sent, "
+        "no answer yet), accepted (the charger follows the plan), rejected (Rejected, a CallError or no "
+        "answer within 60 s: the connector counts at full power and the profile is retried with backoff), "
+        "not_sent"
+    )
+    reason: str | None = Field(default=None, description="Why it was refused, as the charger said")
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    attempts: int = Field(description="Refusals in a row")
+    next_retry_at: datetime | None = Field(default=None, description="When it is sent again (UTC)")
+
+
+class ConnectorSchedule(BaseModel):
+    session_id: str
+    charge_point_id: str
+    connector_id: int
+    vehicle_id: str | None = None
+    steps: list[ScheduleStep] = Field(description="Power limits over time, oldest first")
+    planned_kwh: Decimal = Field(description="Energy the plan delivers by the departure")
+    unmet_kwh: Decimal = Field(description="Energy still needed that the plan cannot deliver in time")
+    energy_needed_kwh: Decimal
+    energy_basis: str = Field(description="Where the energy need comes from (charging needs, SoC, default)")
+    departure_at: datetime
+    departure_basis: str = Field(
+        description="Where the departure comes from (charging needs, usual departure, estimate P10, default)"
+    )
+    max_power_kw: Decimal = Field(description="The smaller of the connector's and the vehicle's limits")
+    uncontrolled: bool = Field(description="Its charger refused the profile: counted at full power")
+    profile: ProfileView
+
+
+class SiteSchedule(BaseModel):
+    site_id: str
+    limit_kw: Decimal = Field(description="The site's grid limit")
+    computed_at: datetime
+    trigger: str = Field(description="What made Laddvakt plan the site again")
+    step_minutes: int
+    peak_kw: Decimal = Field(description="The plan's highest site load, uncontrolled connectors included")
+    uncontrolled_kw: Decimal = Field(
+        description="Load the plan cannot steer (refused profiles, other fleets' sessions), kept free"
+    )
+    cost: Decimal | None = Field(description="Energy cost of the plan excluding VAT; null without prices")
+    currency: str | None = None
+    connectors: list[ConnectorSchedule]
+
+
+class FleetSchedule(BaseModel):
+    fleet_id: str
+    sites: list[SiteSchedule] = Field(description="Sites with a grid limit and a plan, by site id")

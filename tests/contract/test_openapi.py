@@ -32,6 +32,7 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
     paths = set(json.loads(COMMITTED.read_text())["paths"])
     assert paths == {
         "/fleet/status",
+        "/fleet/schedule",
         "/vehicles",
         "/vehicles/{vehicle_id}",
         "/vehicles/{vehicle_id}/sessions",

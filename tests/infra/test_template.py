@@ -255,6 +255,7 @@ EXPECTED_ENV = {
     "write-statement": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "start-statements": {"REGISTRY_TABLE", "STATEMENT_STATE_MACHINE_ARN"},
     "publish-events": {"FLEET_EVENT_BUS"},
+    "schedule-site": {"REGISTRY_TABLE", "SESSIONS_TABLE", "IOT_DATA_ENDPOINT"},
     "reap-sessions": {
         "REGISTRY_TABLE",
         "SESSIONS_TABLE",
@@ -284,6 +285,7 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         IngestSettings,
         PublishEventsSettings,
         RollupSettings,
+        ScheduleSiteSettings,
         StatementSettings,
     )
 
@@ -296,6 +298,7 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         "statement-day": BillingSettings,
         "start-statements": StatementSettings,
         "publish-events": PublishEventsSettings,
+        "schedule-site": ScheduleSiteSettings,
     }
     for key, model in required.items():
         fields = {name.upper() for name, info in model.model_fields.items() if info.is_required()}
