@@ -16,6 +16,7 @@ things in one query):
 | CHARGER#{id}       | OUTAGE#{t}       |              |                                 |
 | VEHICLE#{id}       | META             | FLEET#{f}    | VEHICLE#{id}                    |
 | VEHICLE#{id}       | NEEDS            | FLEET#{f}    | VEHICLE#{id}#NEEDS              |
+| VEHICLE#{id}       | PROFILE          |              |                                 |
 | DRIVER#{id}        | META             | FLEET#{f}    | DRIVER#{id}                     |
 | TOKEN#{idTag}      | META             | FLEET#{f}    | TOKEN#{idTag}                   |
 | COUNTER            | transaction_id   |              |                                 |
@@ -26,7 +27,9 @@ as; versions are never overwritten, so a session can always be priced with the v
 started under.
 
 A vehicle's charging needs (departure, target) are one item beside it, written by the fleet API
-and read by the charging estimator and scheduler.
+and read by the charging estimator and scheduler. Its profile (what its closed sessions taught:
+past visits, taper fit) is another, written once per closed session under an optimistic lock on
+its `version`, kept out of the fleet index and read in batches by the fleet's status.
 
 Records a fleet admin writes through the API carry their `fleet_id`; every such write is
 conditional on it, so an id another fleet already uses is refused atomically, and a delete only
@@ -59,6 +62,7 @@ from shared.domain.charger_health import Outage, StatusEvent
 from shared.domain.errors import Conflict, NotFound, PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
+from shared.models.profiles import VehicleProfile
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
@@ -83,6 +87,7 @@ VEHICLE_PREFIX = "VEHICLE#"
 _BATCH_GET = 100
 _META = "META"
 _NEEDS = "NEEDS"
+_PROFILE = "PROFILE"
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
 
 RecordKind = Literal["fleet", "site", "charger", "vehicle", "driver", "token"]
@@ -139,6 +144,21 @@ class ChargerState:
     # Any frame of the charger's: boots, heartbeats and statuses always, others at most once a
     # heartbeat interval per ingest container (see `CentralSystemBase.handle`).
     last_seen_at: str | None = None
+
+
+@dataclass(frozen=True)
+class EvChargingNeeds:
+    """What an EV told its charger (2.0.1 NotifyEVChargingNeeds `chargingNeeds`), and when."""
+
+    needs: dict[str, Any]
+    at: datetime
+
+
+@dataclass
+class LiveContext:
+    profiles: dict[str, VehicleProfile] = field(default_factory=dict)
+    needs: dict[str, ChargingNeeds] = field(default_factory=dict)
+    ev_needs: dict[tuple[str, int], EvChargingNeeds] = field(default_factory=dict)
 
 
 @dataclass
@@ -613,6 +633,69 @@ class RegistryTable:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 raise NotFound(f"vehicle {vehicle_id!r} has no charging needs in this fleet") from exc
+
+    def vehicle_profile(self, vehicle_id: str) -> VehicleProfile | None:
+        item = self._get(f"VEHICLE#{vehicle_id}", _PROFILE)
+        return VehicleProfile.model_validate_json(item["document"]) if item else None
+
+    def put_vehicle_profile(self, profile: VehicleProfile) -> None:
+        """Store the profile over the version it was made from (`version - 1`); a profile another
+        writer changed meanwhile is a `Conflict` (read it again and retry)."""
+        condition = "attribute_not_exists(pk)" if profile.version == 1 else "version = :read"
+        values = {} if profile.version == 1 else {":read": profile.version - 1}
+        with aws_errors(f"store the profile of vehicle {profile.vehicle_id}"):
+            try:
+                self._table.put_item(
+                    Item={
+                        "pk": f"VEHICLE#{profile.vehicle_id}",
+                        "sk": _PROFILE,
+                        "kind": "vehicle_profile",
+                        "fleet_id": profile.fleet_id,
+                        "version": profile.version,
+                        "document": profile.model_dump_json(),
+                    },
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+                raise Conflict(f"the profile of vehicle {profile.vehicle_id} changed meanwhile") from exc
+
+    def live_context(self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]]) -> LiveContext:
+        """What the estimates of active sessions need beside the sessions, in batched reads (never
+        one request per vehicle): each vehicle's profile and charging needs, and what each EV told
+        its charger (2.0.1 NotifyEVChargingNeeds)."""
+        vehicles, chargers = sorted(set(vehicle_ids)), sorted(set(evses))
+        keys = [
+            *({"pk": f"VEHICLE#{v}", "sk": sk} for v in vehicles for sk in (_PROFILE, _NEEDS)),
+            *({"pk": f"CHARGER#{cp}", "sk": f"NEEDS#{evse:03d}"} for cp, evse in chargers),
+        ]
+        context = LiveContext()
+        for item in self._batch_get(keys, "read vehicle profiles and charging needs"):
+            kind = item.get("kind")
+            if kind == "vehicle_profile":
+                profile = VehicleProfile.model_validate_json(item["document"])
+                context.profiles[profile.vehicle_id] = profile
+            elif kind == "vehicle_charging_needs":
+                needs = ChargingNeeds.model_validate(_record(item))
+                context.needs[needs.vehicle_id] = needs
+            elif kind == "charging_needs":
+                context.ev_needs[(item["charge_point_id"], int(item["evse_id"]))] = EvChargingNeeds(
+                    needs=item["needs"], at=datetime.fromisoformat(item["at"])
+                )
+        return context
+
+    def _batch_get(self, keys: list[dict[str, str]], doing: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET):
+            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + _BATCH_GET]}}
+            while request:
+                with aws_errors(doing):
+                    result = self._table.meta.client.batch_get_item(RequestItems=request)
+                items.extend(result.get("Responses", {}).get(self._table.name, []))
+                request = result.get("UnprocessedKeys") or {}
+        return items
 
     def _forget(self, kind: RecordKind, record_id: str) -> None:
         """Drop what this container cached of a changed record: a placement carries its site."""
