@@ -276,6 +276,8 @@ def _missing(query: ChargeCompleteQuery) -> tuple[str, ...]:
         missing.append("SoC (the car does not send it)")
     if query.battery_kwh is None:
         missing.append("battery capacity (the vehicle's battery_kwh)")
+    if query.target_soc_percent is None and query.target_energy_kwh is None:
+        missing.append("a target (a vehicle with a default target SoC, or charging needs)")
     return tuple(missing)
 
 
@@ -289,12 +291,12 @@ def _by_soc(query: ChargeCompleteQuery, missing: tuple[str, ...]) -> ChargeCompl
     if soc is None or target is None or power is None:
         return None
     capacity = query.battery_kwh
-    capacity_note = f"{capacity:f} kWh"
-    if capacity is None:
-        measured = _capacity_from_samples(query.samples)
-        if measured is None:
+    if capacity is not None:
+        capacity_note = f"{capacity:f} kWh"
+    else:
+        capacity = _capacity_from_samples(query.samples)
+        if capacity is None:
             return None
-        capacity = measured
         capacity_note = f"~{capacity:f} kWh measured this session"
     taper = query.taper or DEFAULT_TAPER[vehicle_class(query.connector_kw)]
     drawn_kw = float(power) / 1000
