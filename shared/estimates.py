@@ -4,7 +4,7 @@ target (`shared.domain.charge_complete`) and when its vehicle unplugs (`shared.d
 Gathers what each estimate rests on: the target (the fleet's charging needs, else what the EV
 asked for in 2.0.1 NotifyEVChargingNeeds, else the vehicle's default), the battery size, the
 connector's and the car's power limits, the vehicle's profile (taper fit, past visits) and any
-declared departure. Pure like the domain: the caller reads the records (in batches).
+declared departure. No AWS here: the caller reads the records (in batches) and hands them in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.adapters.registry_table import EvChargingNeeds, LiveContext
 from shared.domain.charge_complete import (
     ChargeCompleteEstimate,
     ChargeCompleteQuery,
@@ -27,6 +26,7 @@ from shared.domain.charge_complete import (
 from shared.domain.departure import DepartureEstimate, DepartureQuery, estimate_departure
 from shared.domain.vehicle_profile import past_visits, taper_of
 from shared.models.api import ChargeCompleteView, DepartureView
+from shared.models.profiles import EvChargingNeeds, LiveContext
 from shared.models.registry import Charger, ChargingNeeds, Site, Vehicle
 from shared.models.sessions import MeterSample, Session
 
@@ -197,5 +197,10 @@ def _ev_departure(ev: dict[str, Any], session: Session) -> datetime | None:
     text = ev.get("departureTime")
     if not text:
         return None
-    at = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    try:
+        at = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None  # the frame was kept as sent; a date that does not parse declares nothing
+    if at.tzinfo is None:
+        return None
     return at if at > session.started_at else None

@@ -13,7 +13,6 @@ from shared.adapters.registry_table import (
     ChargerState,
     ConnectorState,
     FleetInventory,
-    LiveContext,
     RegistryTable,
 )
 from shared.adapters.sessions_table import SessionsTable
@@ -42,6 +41,7 @@ from shared.models.api import (
     ChargerState as ChargerStateName,
 )
 from shared.models.ocpi import OcpiInputError
+from shared.models.profiles import LiveContext
 from shared.models.registry import Charger, Site, Vehicle
 from shared.models.sessions import Session
 from shared.settings import FleetApiSettings

@@ -62,7 +62,7 @@ from shared.domain.charger_health import Outage, StatusEvent
 from shared.domain.errors import Conflict, NotFound, PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
-from shared.models.profiles import VehicleProfile
+from shared.models.profiles import EvChargingNeeds, LiveContext, VehicleProfile
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
@@ -144,21 +144,6 @@ class ChargerState:
     # Any frame of the charger's: boots, heartbeats and statuses always, others at most once a
     # heartbeat interval per ingest container (see `CentralSystemBase.handle`).
     last_seen_at: str | None = None
-
-
-@dataclass(frozen=True)
-class EvChargingNeeds:
-    """What an EV told its charger (2.0.1 NotifyEVChargingNeeds `chargingNeeds`), and when."""
-
-    needs: dict[str, Any]
-    at: datetime
-
-
-@dataclass
-class LiveContext:
-    profiles: dict[str, VehicleProfile] = field(default_factory=dict)
-    needs: dict[str, ChargingNeeds] = field(default_factory=dict)
-    ev_needs: dict[tuple[str, int], EvChargingNeeds] = field(default_factory=dict)
 
 
 @dataclass

@@ -6,9 +6,14 @@ written once per closed session by the billing workflow's RecordVehicleProfile s
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from shared.models.registry import ChargingNeeds
 
 # Enough to learn a vehicle's habits and taper, small enough for one item read in a batch.
 MAX_VISITS = 50
@@ -61,3 +66,21 @@ class ProfileRecorded(BaseModel):
     changed: bool
     visits: int = 0
     taper_sessions: int = 0
+
+
+@dataclass(frozen=True)
+class EvChargingNeeds:
+    """What an EV told its charger (2.0.1 NotifyEVChargingNeeds `chargingNeeds`), and when."""
+
+    needs: dict[str, Any]
+    at: datetime
+
+
+@dataclass
+class LiveContext:
+    """What the estimates of active sessions read beside the sessions, in one batch: profiles and
+    the fleet's charging needs by vehicle id, the EVs' own needs by (charger, EVSE)."""
+
+    profiles: dict[str, VehicleProfile] = field(default_factory=dict)
+    needs: dict[str, ChargingNeeds] = field(default_factory=dict)
+    ev_needs: dict[tuple[str, int], EvChargingNeeds] = field(default_factory=dict)
