@@ -156,15 +156,14 @@ def test_away_vehicles_are_listed_on_request(handlers, context, fleet):
     }
 
 
-def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(handlers, context, fleet, aws):
-    # Given a warm container (the vehicle records are cached for a minute)
-    status(handlers, context, fleet)
-    queries: list[dict] = []
+def _requests(handlers, context, fleet) -> list[dict]:
+    """The DynamoDB requests one status call makes."""
+    requests: list[dict] = []
     client = handlers["fleet_api"].services.fleet._registry._table.meta.client
     sessions_client = handlers["fleet_api"].services.fleet._sessions._table.meta.client
 
     def record(params, **_):
-        queries.append(params)
+        requests.append(params)
 
     for c in {id(client): client, id(sessions_client): sessions_client}.values():
         c.meta.events.register("provide-client-params.dynamodb.*", record)
@@ -173,15 +172,29 @@ def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(h
     finally:
         for c in {id(client): client, id(sessions_client): sessions_client}.values():
             c.meta.events.unregister("provide-client-params.dynamodb.*", record)
+    return requests
+
+
+def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(handlers, context, fleet, aws):
+    # Given a warm container (the vehicle records, profiles and charging needs are cached a minute)
+    status(handlers, context, fleet)
+    requests = _requests(handlers, context, fleet)
     # Then it made two queries: the fleet's active sessions, and its chargers' range of the index
-    conditions = sorted(q["IndexName"] for q in queries if "KeyConditionExpression" in q)
-    assert conditions == ["active_by_fleet", "by_fleet"]
-    assert not any("Scan" in str(q) for q in queries)
-    # And one batched read of what the estimates need: the vehicles' profiles and charging needs
-    (batch,) = [q for q in queries if "RequestItems" in q]
+    assert sorted(q["IndexName"] for q in requests) == ["active_by_fleet", "by_fleet"]
+    assert not any("Scan" in str(q) for q in requests)
+
+
+def test_status_reads_what_the_estimates_need_in_one_batch(handlers, context, fleet, aws):
+    # Given a container whose cached profiles and charging needs have expired
+    status(handlers, context, fleet)
+    handlers["fleet_api"].services.fleet._registry._cache.forget_prefix("live:")
+    requests = _requests(handlers, context, fleet)
+    # Then besides the two queries it reads the plugged-in vehicles' profiles and charging needs
+    # in one BatchGetItem, never a request per vehicle
+    (batch,) = [q for q in requests if "RequestItems" in q]
     keys = {(k["pk"], k["sk"]) for k in batch["RequestItems"][aws.registry_table]["Keys"]}
     assert keys == {(f"VEHICLE#van-{n}-{fleet}", sk) for n in (1, 2) for sk in ("PROFILE", "NEEDS")}
-    assert len(queries) == 3
+    assert len(requests) == 3
 
 
 def test_a_vehicle_shows_its_charging_needs_and_is_ready_at_their_target(
