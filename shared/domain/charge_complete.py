@@ -45,7 +45,6 @@ STALE_AFTER = timedelta(minutes=30)
 # The power trend needs a fall to under this share of the session's plateau, over these readings.
 TREND_FALL_BELOW = 0.8
 TREND_READINGS = 3
-_SOC_STEP = 0.25
 
 
 @dataclass(frozen=True)
@@ -331,15 +330,25 @@ def _by_soc(query: ChargeCompleteQuery, missing: tuple[str, ...]) -> ChargeCompl
 
 
 def _hours_to(soc: float, target: float, capacity_kwh: float, plateau_kw: float, taper: TaperModel) -> float:
-    """Time to fill from `soc` to `target` at the plateau power shaped by the taper, integrated in
-    small SoC steps (the taper makes the power depend on the SoC it is at)."""
+    """Time to fill from `soc` to `target` at the plateau power shaped by the taper, in closed form
+    (the status estimates every active session on each call): flat to the knee, then a power
+    proportional to what is left to fill (a logarithm), then the trickle's floor."""
+    knee = taper.knee_soc_percent
+    floor_from = 100.0 - MIN_TAPER_FRACTION * (100.0 - knee)
+    kwh_per_percent = capacity_kwh / 100
+    power = plateau_kw * CHARGE_EFFICIENCY
     hours = 0.0
-    level = soc
-    while level < target - 1e-9:
-        step = min(_SOC_STEP, target - level)
-        power = plateau_kw * taper.fraction(level + step / 2) * CHARGE_EFFICIENCY
-        hours += step / 100 * capacity_kwh / power
-        level += step
+    flat_to = min(target, knee)
+    if soc < flat_to:
+        hours += (flat_to - soc) * kwh_per_percent / power
+    falling_from, falling_to = max(soc, knee), min(target, floor_from)
+    if falling_from < falling_to:
+        hours += (
+            kwh_per_percent * (100.0 - knee) / power * math.log((100.0 - falling_from) / (100.0 - falling_to))
+        )
+    trickle_from = max(soc, floor_from)
+    if trickle_from < target:
+        hours += (target - trickle_from) * kwh_per_percent / (power * MIN_TAPER_FRACTION)
     return hours
 
 

@@ -231,3 +231,26 @@ def test_an_abrupt_stop_from_full_power_is_a_pause_not_done():
     readings = tuple(sample(m, kw) for m, kw in ((60, 11), (50, 11), (40, 11), (30, 0), (20, 0), (0, 0)))
     estimate = estimate_charge_complete(query(soc_percent=None, power_w=D(0), samples=readings))
     assert not estimate.done and estimate.at is None
+
+
+@pytest.mark.parametrize(
+    ("soc", "target", "knee"), [(20, 80, 92), (50, 100, 65), (85, 99, 70), (96, 100, 60)]
+)
+def test_the_time_is_the_taper_integrated_over_the_soc_still_to_fill(soc, target, knee):
+    # Given a car drawing its 50 kW plateau below the knee, 80 kWh battery
+    taper = TaperModel(float(knee), "dc", 5)
+    plateau = 50.0
+    drawn = plateau * taper.fraction(soc)
+    estimate = estimate_charge_complete(
+        query(
+            soc_percent=D(soc), target_soc_percent=D(target), battery_kwh=D(80), power_w=D(str(round(drawn * 1000))),
+            connector_kw=D(150), vehicle_max_kw=None, taper=taper,
+        )
+    )  # fmt: skip
+    # Then the time is the sum of small SoC steps, each at the taper's power there
+    step, hours, level = 0.001, 0.0, float(soc)
+    while level < target:
+        hours += step / 100 * 80 / (plateau * taper.fraction(level + step / 2) * 0.9)
+        level += step
+    assert estimate.at is not None
+    assert (estimate.at - NOW).total_seconds() / 3600 == pytest.approx(hours, rel=1e-3)
