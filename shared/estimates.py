@@ -101,6 +101,7 @@ def estimates_for(
     site: Site | None,
     context: LiveContext,
     connector_status: str | None = None,
+    connector_status_at: datetime | None = None,
     samples: Sequence[MeterSample] = (),
 ) -> SessionEstimates:
     vehicle_id = session.vehicle_id or ""
@@ -138,6 +139,7 @@ def estimates_for(
             charging_state=session.latest_charging_state,
             charging_state_at=session.latest_charging_state_at,
             connector_status=connector_status,
+            connector_status_at=connector_status_at,
             battery_kwh=battery,
             target_soc_percent=target_soc,
             target_energy_kwh=target_energy,

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from shared.adapters.registry_table import (
     ChargerState,
@@ -240,7 +241,8 @@ class FleetQueries:
         vehicles = self._registry.vehicle_directory(fleet_id)
         connector_status = {(c.charge_point_id, c.connector_id): c.status for c in chargers_now.connectors}
         now = self._clock()
-        estimates = self._estimates(fleet_id, active, connector_status, now)
+        connectors = {(c.charge_point_id, c.connector_id): c for c in chargers_now.connectors}
+        estimates = self._estimates(fleet_id, active, connectors, now)
         at_charger: dict[str, VehicleStatus] = {}
         others: list[SessionAtCharger] = []
         for session in sorted(active, key=lambda s: s.started_at):
@@ -296,7 +298,7 @@ class FleetQueries:
         self,
         fleet_id: str,
         active: list[Session],
-        connector_status: dict[tuple[str, int], str],
+        connectors: dict[tuple[str, int], ConnectorState],
         now: datetime,
     ) -> dict[str, SessionEstimates]:
         """Both estimates of each active session. What they need beyond the sessions and the cached
@@ -318,7 +320,7 @@ class FleetQueries:
                 charger=chargers.get(s.charge_point_id),
                 site=sites.get(s.site_id),
                 context=context,
-                connector_status=connector_status.get((s.charge_point_id, s.connector_id)),
+                **_connector_now(connectors.get((s.charge_point_id, s.connector_id))),
             )
             for s in active
         }
@@ -331,7 +333,8 @@ class FleetQueries:
             [session.vehicle_id] if session.vehicle_id else [],
             [(session.charge_point_id, session.connector_id)] if session.ocpp_version == "2.0.1" else [],
         )
-        status = self._registry.connector_statuses([(session.charge_point_id, session.connector_id)])
+        _, states = self._registry.charger_now(session.charge_point_id)
+        connector = next((c for c in states if c.connector_id == session.connector_id), None)
         return estimates_for(
             session,
             now=self._clock(),
@@ -339,7 +342,7 @@ class FleetQueries:
             charger=placement.charger if placement else None,
             site=placement.site if placement else None,
             context=context,
-            connector_status=status.get((session.charge_point_id, session.connector_id)),
+            **_connector_now(connector),
             samples=session.samples,
         )
 
@@ -355,7 +358,9 @@ class FleetQueries:
         by_charger = _connectors_by_charger(chargers_now)
         active = [s for s in self._sessions.active_for_fleet(fleet_id) if s.site_id == site_id]
         connector_status = {(c.charge_point_id, c.connector_id): c.status for c in chargers_now.connectors}
-        estimates = self._estimates(fleet_id, active, connector_status, now)
+        estimates = self._estimates(
+            fleet_id, active, {(c.charge_point_id, c.connector_id): c for c in chargers_now.connectors}, now
+        )
         sessions = {(s.charge_point_id, s.connector_id): s for s in active}
         views = [
             _connector_availability(
@@ -459,6 +464,18 @@ class FleetQueries:
                 for s in sorted(session.samples, key=lambda s: s.timestamp)
             ],
         )
+
+
+class _ConnectorNow(TypedDict):
+    connector_status: str | None
+    connector_status_at: datetime | None
+
+
+def _connector_now(connector: ConnectorState | None) -> _ConnectorNow:
+    """A connector's status and since when, as the estimates take them."""
+    if connector is None:
+        return {"connector_status": None, "connector_status_at": None}
+    return {"connector_status": connector.status, "connector_status_at": _time(connector.at)}
 
 
 # Statuses in which a connector cannot take a car whoever is (not) plugged in.

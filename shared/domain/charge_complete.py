@@ -139,6 +139,7 @@ class ChargeCompleteQuery:
     charging_state: str | None = None
     charging_state_at: datetime | None = None
     connector_status: str | None = None
+    connector_status_at: datetime | None = None
     battery_kwh: Decimal | None = None
     target_soc_percent: Decimal | None = None
     # Energy to add this session (charging needs), when the target is an amount, not a SoC.
@@ -228,7 +229,7 @@ def _done(query: ChargeCompleteQuery) -> ChargeCompleteEstimate | None:
             remaining_kwh=Decimal(0),
         )
     if delivered > 0 and _CAR_DONE in (query.charging_state, query.connector_status):
-        at = query.charging_state_at if query.charging_state == _CAR_DONE else None
+        at = query.charging_state_at if query.charging_state == _CAR_DONE else query.connector_status_at
         return ChargeCompleteEstimate(
             min(at or query.now, query.now),
             True,

@@ -254,3 +254,11 @@ def test_the_time_is_the_taper_integrated_over_the_soc_still_to_fill(soc, target
         level += step
     assert estimate.at is not None
     assert (estimate.at - NOW).total_seconds() / 3600 == pytest.approx(hours, rel=1e-3)
+
+
+def test_a_16_connector_reporting_suspended_ev_is_done_since_its_status_changed():
+    since = NOW - timedelta(minutes=12)
+    estimate = estimate_charge_complete(
+        query(soc_percent=None, power_w=D(0), connector_status="SuspendedEV", connector_status_at=since)
+    )
+    assert estimate.done and estimate.at == since
