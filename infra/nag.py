@@ -43,6 +43,7 @@ def acknowledge(stack: LaddvaktStack) -> None:
         stack.billing.functions["write-invoice"]: ("registry",),
         stack.billing.functions["mark-invoiced"]: ("sessions",),
         stack.billing.functions["record-rollups"]: ("sessions",),
+        stack.billing.functions["record-vehicle-profile"]: ("registry", "sessions"),
         stack.statements.day_function: (),
         stack.statements.write_function: ("registry",),
         stack.statements.start_function: ("registry",),

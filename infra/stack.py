@@ -82,6 +82,8 @@ class LaddvaktStack(Stack):
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
         self.store.sessions.grant_read_data(steps["record-rollups"])
         self.analytics.rollups.grant_read_write_data(steps["record-rollups"])
+        self.store.sessions.grant_read_data(steps["record-vehicle-profile"])
+        self.store.registry.grant_read_write_data(steps["record-vehicle-profile"])
 
         self.statements = MonthlyStatements(
             self,

@@ -192,6 +192,12 @@ class PlannedSession:
     battery_kwh: Decimal
     soc_start: Decimal
     max_power_kw: Decimal
+    # A session still plugged in sends readings up to here (say, now), else three hours' worth.
+    readings_until: datetime | None = None
+
+    @property
+    def readings_end(self) -> datetime:
+        return self.departure or self.readings_until or (self.arrival + timedelta(hours=3))
 
 
 @dataclass
@@ -320,7 +326,7 @@ class ChargerScript:
             return PlayedSession(plan, transaction_id, meter_start, meter_start, accepted=False)
         self._status(connector, "Charging", plan.arrival)
         soc, at, energy_wh = plan.soc_start, plan.arrival, Decimal(0)
-        end = plan.departure or (plan.arrival + timedelta(hours=3))
+        end = plan.readings_end
         charging = True
         while at + METER_INTERVAL <= end:
             power = _power_kw(plan, soc) if soc < 100 else Decimal(0)

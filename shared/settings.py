@@ -46,6 +46,13 @@ class RollupSettings(_FunctionSettings):
     analytics_table: str
 
 
+class ProfileSettings(_FunctionSettings):
+    """The billing workflow's RecordVehicleProfile step: a closed session into its vehicle's profile."""
+
+    registry_table: str
+    sessions_table: str
+
+
 class StatementSettings(_FunctionSettings):
     """The schedule's Lambda that starts each month's statements."""
 

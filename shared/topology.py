@@ -101,6 +101,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Billing step 5: add the session to its fleet's daily analytics rollups",
         ),
         FunctionSpec(
+            "record-vehicle-profile",
+            "functions.record_vehicle_profile.handler.lambda_handler",
+            "Billing step 6: add the session to its vehicle's profile (visits, charging taper)",
+        ),
+        FunctionSpec(
             "statement-day",
             "functions.statement_day.handler.lambda_handler",
             "Statement workflow: sum one day of a monthly fleet's sessions",

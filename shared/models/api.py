@@ -13,6 +13,33 @@ from shared.domain.vehicle_state import VehicleState
 ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "offline", "unknown"]
 
 
+Confidence = Literal["high", "medium", "low"]
+
+
+class ChargeCompleteView(BaseModel):
+    """When the battery reaches its target (charging complete)."""
+
+    at: datetime | None = Field(
+        description="When the target is reached (UTC); once `done`, the moment charging completed. "
+        "Null when it cannot be said: `missing` says what would let it be said"
+    )
+    done: bool = Field(description="Charging is complete: target SoC or energy reached, or the car stopped")
+    confidence: Confidence
+    basis: str = Field(description="What the estimate rests on, in words")
+    missing: list[str] = Field(default=[], description="What is not known and lowers the confidence")
+    remaining_kwh: Decimal | None = Field(default=None, description="Energy still to add to reach the target")
+
+
+class DepartureView(BaseModel):
+    """When the vehicle is expected to unplug (the session ends and the connector frees up)."""
+
+    p10_at: datetime = Field(description="1 in 10 such vehicles leaves before this (UTC)")
+    p50_at: datetime = Field(description="The middle estimate (UTC)")
+    p90_at: datetime = Field(description="9 in 10 leave before this (UTC)")
+    basis: str
+    confidence: Confidence
+
+
 class VehicleStatus(BaseModel):
     vehicle_id: str
     name: str
@@ -32,8 +59,15 @@ class VehicleStatus(BaseModel):
     )
     estimated_end_at: datetime | None = Field(
         default=None,
-        description="When it reaches its target SoC at the present power (UTC); absent unless it is "
-        "charging and both its SoC and battery size are known",
+        description="When charging completes (UTC): `charge_complete.at` while it charges; absent when "
+        "that cannot be said",
+    )
+    charge_complete: ChargeCompleteView | None = Field(
+        default=None, description="When the battery reaches its target; absent when in no session"
+    )
+    departure: DepartureView | None = Field(
+        default=None,
+        description="When it is expected to unplug; absent when in no session or nothing is known to say",
     )
 
 
@@ -49,6 +83,8 @@ class SessionAtCharger(BaseModel):
     energy_kwh: Decimal | None = None
     soc_percent: Decimal | None = None
     since: datetime
+    charge_complete: ChargeCompleteView | None = None
+    departure: DepartureView | None = None
 
 
 class ConnectorView(BaseModel):
@@ -212,7 +248,48 @@ class SessionDetail(BaseModel):
         default=None,
         description="Why the invoice must be corrected (a late stop, or readings that arrived after billing)",
     )
+    charge_complete: ChargeCompleteView | None = Field(
+        default=None, description="While active: when the battery reaches its target"
+    )
+    departure: DepartureView | None = Field(
+        default=None, description="While active: when the vehicle is expected to unplug"
+    )
     meter_curve: list[MeterPoint]
+
+
+class ConnectorAvailability(BaseModel):
+    charge_point_id: str
+    connector_id: int
+    state: Literal["free", "occupied", "out_of_order"] = Field(
+        description="free: nobody plugged in and it can charge; occupied: in use; out_of_order: faulted, "
+        "unavailable or the charger is offline"
+    )
+    session_id: str | None = Field(default=None, description="The caller's fleet's session on it, if any")
+    expected_free_at: datetime | None = Field(
+        default=None,
+        description="Occupied: when it is expected to free up (the departure estimate's P50, UTC); null "
+        "when it cannot be said (a session outside the fleet, or nothing known)",
+    )
+    expected_free_from: datetime | None = Field(default=None, description="The departure estimate's P10")
+    expected_free_by: datetime | None = Field(default=None, description="The departure estimate's P90")
+    charge_complete_at: datetime | None = Field(
+        default=None, description="When the car on it is expected to finish charging"
+    )
+
+
+class SiteAvailability(BaseModel):
+    """For a driver waiting at a site: which connectors are free, and when the next one frees up."""
+
+    site_id: str
+    generated_at: datetime
+    free_now: int = Field(description="Connectors free now")
+    next_free_at: datetime | None = Field(
+        description="Now when one is free; else the earliest expected free time (P50) of an occupied "
+        "connector; null when none can be said"
+    )
+    next_free_from: datetime | None = Field(default=None, description="That connector's P10")
+    next_free_by: datetime | None = Field(default=None, description="That connector's P90")
+    connectors: list[ConnectorAvailability] = Field(description="By charger and connector id")
 
 
 class InvoiceSummary(BaseModel):

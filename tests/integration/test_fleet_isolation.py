@@ -273,6 +273,10 @@ def attempts(w: World) -> dict[tuple[str, str], list[Attempt]]:
             Attempt("/sites", {400}, {"cursor": w.cursors["/sites"]}),
         ],
         ("GET", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[0]}", {404}, missing=gone)],
+        ("GET", "/sites/{site_id}/availability"): [
+            Attempt(f"/sites/{b.sites[0]}/availability", {404}, missing=gone),
+            Attempt(f"/sites/{a.sites[0]}/availability", {200}),
+        ],
         ("PUT", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[1]}", {409}, body={"name": "hijacked"})],
         ("DELETE", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[1]}", {404}, missing=gone)],
         ("GET", "/drivers"): [

@@ -80,7 +80,14 @@ def test_the_state_machine_definition_resolves_to_the_deployed_functions(synthes
     resources = [state["Resource"] for state in definition["States"].values() if state["Type"] == "Task"]
     assert resources == [
         f"arn:aws:lambda:eu-north-1:123456789012:function:{NAMES.function(key)}"
-        for key in ("finalize-session", "price-session", "write-invoice", "mark-invoiced", "record-rollups")
+        for key in (
+            "finalize-session",
+            "price-session",
+            "write-invoice",
+            "mark-invoiced",
+            "record-rollups",
+            "record-vehicle-profile",
+        )
     ]
 
 
