@@ -39,6 +39,8 @@ _EV_NEEDS_LEAD = timedelta(minutes=15)
 class SessionEstimates:
     charge_complete: ChargeCompleteEstimate
     departure: DepartureEstimate | None
+    # What was declared (charging needs, the EV, the usual departure): an input of the estimate.
+    declared_departure_at: datetime | None = None
 
     def charge_complete_view(self) -> ChargeCompleteView:
         c = self.charge_complete
@@ -56,7 +58,12 @@ class SessionEstimates:
         if d is None:
             return None
         return DepartureView(
-            p10_at=d.p10_at, p50_at=d.p50_at, p90_at=d.p90_at, basis=d.basis, confidence=d.confidence
+            p10_at=d.p10_at,
+            p50_at=d.p50_at,
+            p90_at=d.p90_at,
+            basis=d.basis,
+            confidence=d.confidence,
+            declared_departure_at=self.declared_departure_at,
         )
 
     @property
@@ -172,9 +179,12 @@ def estimates_for(
             declared_departure_at=declared,
             requested_energy_kwh=requested,
             history=past_visits(profile),
+            site_habits=context.site_habits(session.site_id, zone)
+            if _stays_of_fleet(context, session)
+            else None,
         )
     )
-    return SessionEstimates(charge_complete, departure)
+    return SessionEstimates(charge_complete, departure, declared)
 
 
 def _target(
@@ -206,3 +216,9 @@ def _ev_departure(ev: dict[str, Any], session: Session) -> datetime | None:
     if at.tzinfo is None:
         return None
     return at if at > session.started_at else None
+
+
+def _stays_of_fleet(context: LiveContext, session: Session) -> bool:
+    """A site's stays serve the sessions of the fleet they belong to, never another's."""
+    stays = context.site_stays.get(session.site_id)
+    return stays is not None and stays.fleet_id == session.fleet_id

@@ -311,6 +311,7 @@ class FleetQueries:
         context = self._registry.live_context(
             (s.vehicle_id for s in active if s.vehicle_id),
             ((s.charge_point_id, s.connector_id) for s in active if s.ocpp_version == "2.0.1"),
+            (s.site_id for s in active),
         )
         return {
             s.session_id: estimates_for(
@@ -332,6 +333,7 @@ class FleetQueries:
         context: LiveContext = self._registry.live_context(
             [session.vehicle_id] if session.vehicle_id else [],
             [(session.charge_point_id, session.connector_id)] if session.ocpp_version == "2.0.1" else [],
+            [session.site_id],
         )
         _, states = self._registry.charger_now(session.charge_point_id)
         connector = next((c for c in states if c.connector_id == session.connector_id), None)

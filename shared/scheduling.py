@@ -27,7 +27,7 @@ from shared.adapters.sessions_table import SessionsTable
 from shared.adapters.site_schedules import COMMAND_KIND, SiteSchedules, command_of
 from shared.domain import ocpp_framing as framing
 from shared.domain import smart_charging as smart
-from shared.domain.departure import DepartureQuery, PastVisit, estimate_departure
+from shared.domain.departure import DepartureQuery, PastVisit, SiteHabits, estimate_departure
 from shared.domain.errors import ScheduleConflict, SiteNotFound
 from shared.domain.ports import ChargerLinkPort
 from shared.domain.scheduling import ChargingDemand, PowerStep, PricePeriod, SiteProblem, plan_site
@@ -204,8 +204,10 @@ class SchedulingService:
             if s.site_id == site_id and s.charge_point_id in chargers
         ]
         profiles = {s.session_id: self._settled(earlier.get(s.session_id), s, now) for s in sessions}
+        habits = self._site_habits(site) if sessions else None
         inputs = {
-            s.session_id: self._input(s, chargers[s.charge_point_id], vehicles, site, now) for s in sessions
+            s.session_id: self._input(s, chargers[s.charge_point_id], vehicles, site, habits, now)
+            for s in sessions
         }
         uncontrolled_kw = sum(
             (inputs[s.session_id].max_power_kw for s in sessions if _uncontrolled(profiles[s.session_id])),
@@ -315,8 +317,22 @@ class SchedulingService:
             return refused(profile, f"no answer within {smart.ANSWER_TIMEOUT.seconds} s", now)
         return profile
 
+    def _site_habits(self, site: Site) -> SiteHabits | None:
+        """The site's recent stays (its own fleet's sessions), for the departure estimates."""
+        context = self._registry.live_context((), (), (site.id,))
+        stays = context.site_stays.get(site.id)
+        if stays is None or stays.fleet_id != site.fleet_id:
+            return None
+        return context.site_habits(site.id, site.time_zone)
+
     def _input(
-        self, session: Session, charger: Charger, vehicles: Mapping[str, Vehicle], site: Site, now: datetime
+        self,
+        session: Session,
+        charger: Charger,
+        vehicles: Mapping[str, Vehicle],
+        site: Site,
+        habits: SiteHabits | None,
+        now: datetime,
     ) -> ConnectorInput:
         vehicle = vehicles.get(session.vehicle_id or "")
         needs: ChargingNeeds | None = (
@@ -349,6 +365,7 @@ class SchedulingService:
                     time_zone=site.time_zone,
                     site_id=site.id,
                     history=self._history(session),
+                    site_habits=habits if session.fleet_id == site.fleet_id else None,
                 )
             )
         departure = smart.departure_at(

@@ -9,6 +9,7 @@ things in one query):
 | OPERATOR           | META             |              |                                 |
 | FLEET#{id}         | META             | FLEET#{id}   | FLEET                           |
 | SITE#{id}          | META             | FLEET#{f}    | SITE#{id}                       |
+| SITE#{id}          | STAYS            |              |                                 |
 | CHARGER#{id}       | META             | FLEET#{f}    | CHARGER#{id}                    |
 | CHARGER#{id}       | STATE            | FLEET#{f}    | LIVE#{id}#STATE                 |
 | CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | LIVE#{id}#CONNECTOR#{nnn}       |
@@ -32,6 +33,8 @@ and read by the charging estimator and scheduler. Its profile (what its closed s
 past visits, the fitted taper) is another, and the taper points it was fit from a third; both are
 written once per closed session in one transaction under an optimistic lock on the profile's
 `version`, kept out of the fleet index; the fleet's status reads the profile alone, in batches.
+A site's recent stays (for the departure estimate's site history) are one item beside the site,
+written by the same step under the same kind of lock.
 
 Records a fleet admin writes through the API carry their `fleet_id`; every such write is
 conditional on it, so an id another fleet already uses is refused atomically, and a delete only
@@ -65,7 +68,7 @@ from shared.domain.charger_health import Outage, StatusEvent
 from shared.domain.errors import Conflict, NotFound, PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
-from shared.models.profiles import EvChargingNeeds, LiveContext, TaperSession, VehicleProfile
+from shared.models.profiles import EvChargingNeeds, LiveContext, SiteStays, TaperSession, VehicleProfile
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
@@ -91,6 +94,7 @@ _BATCH_GET = 100
 _META = "META"
 _NEEDS = "NEEDS"
 _PROFILE = "PROFILE"
+_STAYS = "STAYS"
 _TAPER = "TAPER"
 _TAPER_SESSIONS = TypeAdapter(list[TaperSession])
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
@@ -696,16 +700,54 @@ class RegistryTable:
                 raise Conflict(f"the profile of vehicle {profile.vehicle_id} changed meanwhile") from exc
         self._cache.forget(f"live:VEHICLE#{profile.vehicle_id}#{_PROFILE}")
 
-    def live_context(self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]]) -> LiveContext:
+    def site_stays(self, site_id: str) -> SiteStays | None:
+        with aws_errors(f"read the stays of site {site_id}"):
+            item = self._table.get_item(Key={"pk": f"SITE#{site_id}", "sk": _STAYS}, ConsistentRead=True).get(
+                "Item"
+            )
+        return None if item is None else SiteStays.model_validate_json(item["document"])
+
+    def put_site_stays(self, stays: SiteStays) -> None:
+        """Store the stays over the version they were made from, as `put_vehicle_profile`."""
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if stays.version == 1
+            else {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": stays.version - 1},
+            }
+        )
+        item = {
+            "pk": f"SITE#{stays.site_id}",
+            "sk": _STAYS,
+            "kind": "site_stays",
+            "fleet_id": stays.fleet_id,
+            "version": stays.version,
+            "document": stays.model_dump_json(),
+        }
+        with aws_errors(f"store the stays of site {stays.site_id}"):
+            try:
+                self._table.put_item(Item=item, **condition)
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                raise Conflict(f"the stays of site {stays.site_id} changed meanwhile") from exc
+        self._cache.forget(f"live:SITE#{stays.site_id}#{_STAYS}")
+
+    def live_context(
+        self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]], site_ids: Iterable[str] = ()
+    ) -> LiveContext:
         """What the estimates of active sessions need beside the sessions, in batched reads (never
         one request per vehicle): each vehicle's profile (without its taper points) and charging
         needs, and what each EV told its charger (2.0.1 NotifyEVChargingNeeds). Kept a minute per
         container like every registry record, absent ones too (a read of a missing item costs as
-        much as of a small one), so a fleet app polling the status does not re-read them."""
+        much as of a small one), so a fleet app polling the status does not re-read them; and the
+        recent stays of each site, for the departure estimate's site history."""
         vehicles, chargers = sorted(set(vehicle_ids)), sorted(set(evses))
         keys = [
             *({"pk": f"VEHICLE#{v}", "sk": sk} for v in vehicles for sk in (_PROFILE, _NEEDS)),
             *({"pk": f"CHARGER#{cp}", "sk": f"NEEDS#{evse:03d}"} for cp, evse in chargers),
+            *({"pk": f"SITE#{s}", "sk": _STAYS} for s in sorted(set(site_ids))),
         ]
         missing = [k for k in keys if not self._cache.holds(_live_key(k))]
         read = {_live_key(i): i for i in self._batch_get(missing, "read vehicle profiles and charging needs")}
@@ -721,6 +763,9 @@ class RegistryTable:
             elif kind == "vehicle_charging_needs":
                 needs = ChargingNeeds.model_validate(_record(item))
                 context.needs[needs.vehicle_id] = needs
+            elif kind == "site_stays":
+                stays = SiteStays.model_validate_json(item["document"])
+                context.site_stays[stays.site_id] = stays
             elif kind == "charging_needs":
                 context.ev_needs[(item["charge_point_id"], int(item["evse_id"]))] = EvChargingNeeds(
                     needs=item["needs"], at=datetime.fromisoformat(item["at"])

@@ -5,11 +5,19 @@ session the profile already holds changes nothing, so a workflow retry writes no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.domain.charge_complete import TaperModel, TaperPoint, VehicleClass, fit_taper, taper_points
-from shared.domain.departure import PastVisit
-from shared.models.profiles import MAX_TAPER_SESSIONS, MAX_VISITS, TaperSession, VehicleProfile, Visit
+from shared.domain.departure import SITE_HISTORY_DAYS, PastVisit
+from shared.models.profiles import (
+    MAX_SITE_STAYS,
+    MAX_TAPER_SESSIONS,
+    MAX_VISITS,
+    SiteStays,
+    TaperSession,
+    VehicleProfile,
+    Visit,
+)
 from shared.models.sessions import Session
 
 
@@ -74,3 +82,22 @@ def past_visits(profile: VehicleProfile | None) -> tuple[PastVisit, ...]:
     if profile is None:
         return ()
     return tuple(PastVisit(v.plugged_in_at, v.unplugged_at) for v in profile.visits)
+
+
+def site_stays_with(stays: SiteStays | None, session: Session, now: datetime) -> SiteStays | None:
+    """The site's recent stays with `session`'s in them, those older than `SITE_HISTORY_DAYS` (by
+    plug-in, against `now`) and beyond `MAX_SITE_STAYS` dropped; None when it is in already or
+    the session has no end. Every session counts, with a vehicle or without."""
+    if session.ended_at is None:
+        return None
+    if stays is not None and stays.knows(session.session_id):
+        return None
+    base = stays or SiteStays(site_id=session.site_id, fleet_id=session.fleet_id)
+    start = int(session.started_at.timestamp())
+    stay = (session.ended_at - session.started_at) // timedelta(seconds=1)
+    oldest = int((now - timedelta(days=SITE_HISTORY_DAYS)).timestamp())
+    kept = sorted(
+        (s for s in [*base.stays, (session.session_id, start, stay)] if s[1] >= oldest),
+        key=lambda s: (s[1], s[0]),
+    )[-MAX_SITE_STAYS:]
+    return base.model_copy(update={"stays": kept, "updated_at": now, "version": base.version + 1})

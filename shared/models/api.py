@@ -38,6 +38,12 @@ class DepartureView(BaseModel):
     p90_at: datetime = Field(description="9 in 10 leave before this (UTC)")
     basis: str
     confidence: Confidence
+    declared_departure_at: datetime | None = Field(
+        default=None,
+        description="The departure declared by the fleet's charging needs, the EV (2.0.1) or the vehicle's "
+        "usual departure: an input of the estimate, weighed by how well declarations have predicted real "
+        "departures, so the estimate may differ from it",
+    )
 
 
 class VehicleStatus(BaseModel):

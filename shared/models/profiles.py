@@ -7,17 +7,21 @@ written once per closed session by the billing workflow's RecordVehicleProfile s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.domain.departure import PastVisit, SiteHabits
 from shared.models.registry import ChargingNeeds
 
 # Enough to learn a vehicle's habits and taper, small enough for one item read in a batch.
 MAX_VISITS = 50
 MAX_TAPER_SESSIONS = 20
+# A site's stays for the departure estimate's site history (`SiteHabits`): those of the last
+# `SITE_HISTORY_DAYS`, at most this many (about 40 bytes each: the item stays near 80 KB).
+MAX_SITE_STAYS = 2000
 
 
 class _Stored(BaseModel):
@@ -57,6 +61,22 @@ class VehicleProfile(_Stored):
         return any(v.session_id == session_id for v in self.visits)
 
 
+class SiteStays(_Stored):
+    """A site's recent stays, for the departure estimates of every vehicle plugged in there: as
+    (session id, plug-in time in Unix seconds, stay in seconds), oldest first. One registry item
+    per site (`SITE#{id}` / `STAYS`), written once per closed session by RecordVehicleProfile."""
+
+    site_id: str
+    fleet_id: str
+    stays: list[tuple[str, int, int]] = []
+    updated_at: AwareDatetime | None = None
+    # Optimistic lock, as on the vehicle profile.
+    version: int = 0
+
+    def knows(self, session_id: str) -> bool:
+        return any(stay[0] == session_id for stay in self.stays)
+
+
 class ProfileRecorded(BaseModel):
     """What the RecordVehicleProfile step did: `changed` False when the session was in the
     profile already (a retry) or had no vehicle."""
@@ -66,6 +86,8 @@ class ProfileRecorded(BaseModel):
     changed: bool
     visits: int = 0
     taper_sessions: int = 0
+    # The session's stay went into its site's recent stays (False on a retry).
+    site_stays: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,3 +106,25 @@ class LiveContext:
     profiles: dict[str, VehicleProfile] = field(default_factory=dict)
     needs: dict[str, ChargingNeeds] = field(default_factory=dict)
     ev_needs: dict[tuple[str, int], EvChargingNeeds] = field(default_factory=dict)
+    site_stays: dict[str, SiteStays] = field(default_factory=dict)
+    _habits: dict[str, SiteHabits | None] = field(default_factory=dict)
+
+    def site_habits(self, site_id: str, time_zone: str) -> SiteHabits | None:
+        """The site's habits for the departure estimate, built once per site however many of its
+        sessions are estimated."""
+        if site_id not in self._habits:
+            stays = self.site_stays.get(site_id)
+            self._habits[site_id] = (
+                None
+                if stays is None or not stays.stays
+                else SiteHabits.from_visits(
+                    (
+                        PastVisit(
+                            datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + stay, UTC)
+                        )
+                        for _, start, stay in stays.stays
+                    ),
+                    time_zone,
+                )
+            )
+        return self._habits[site_id]

@@ -136,6 +136,19 @@ def test_each_closed_session_is_added_to_its_vehicles_profile(aws, depot):
     assert abs(profile.taper_knees["ac"] - KNEE) <= 2
 
 
+def test_each_closed_session_joins_its_sites_recent_stays_once(aws, handlers, context, depot):
+    registry = RegistryTable(aws.registry_table)
+    stays = registry.site_stays(f"{depot['fleet']}-depot")
+    assert stays is not None and stays.fleet_id == depot["fleet"]
+    assert [s[0] for s in stays.stays] == [r[0]["session_id"] for r in depot["results"]]
+    assert {s[2] for s in stays.stays} == {6 * 3600}
+    assert [r[1]["site_stays"] for r in depot["results"]] == [1, 2, 3, 4, 5]
+    # When the step is retried, the site's stays do not change either
+    again = handlers["record_vehicle_profile"].lambda_handler(depot["results"][-1][0], context)
+    assert again["site_stays"] == 0
+    assert registry.site_stays(f"{depot['fleet']}-depot") == stays
+
+
 def test_a_retried_step_adds_nothing(aws, handlers, context, depot):
     # Given the first session in the profile; When Step Functions retries its step
     rollups, _ = depot["results"][0]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from shared.estimates import estimates_for
-from shared.models.profiles import EvChargingNeeds, LiveContext
+from shared.models.profiles import EvChargingNeeds, LiveContext, SiteStays
 from shared.models.registry import Charger, ChargingNeeds, Site, Vehicle
 from shared.models.sessions import Session
 
@@ -46,7 +46,10 @@ def test_the_fleets_charging_needs_set_the_target_and_the_departure():
         context=LiveContext(needs={"van": needs}),
     )
     assert "to 90% (charging needs)" in found.charge_complete.basis
-    assert found.departure is not None and found.departure.p50_at == leaves
+    # The declared departure is the estimate's input, shown beside it; the model weighs it.
+    assert found.declared_departure_at == leaves
+    assert found.departure is not None and "the declared departure" in found.departure.basis
+    assert found.departure.confidence == "medium"
 
 
 def test_charging_needs_for_an_earlier_departure_are_not_this_sessions():
@@ -63,7 +66,8 @@ def test_charging_needs_for_an_earlier_departure_are_not_this_sessions():
         context=LiveContext(needs={"van": stale}),
     )
     assert "to 80% (the vehicle's default)" in found.charge_complete.basis
-    assert found.departure is None
+    assert found.declared_departure_at is None
+    assert found.departure is not None and "no declared departure" in found.departure.basis
 
 
 def test_the_usual_departure_is_the_next_one_after_plug_in_in_the_sites_zone():
@@ -76,8 +80,8 @@ def test_the_usual_departure_is_the_next_one_after_plug_in_in_the_sites_zone():
         context=LiveContext(),
     )
     # Plugged in at 17:00 Stockholm: it leaves at 07:30 the next morning (06:30 UTC)
-    assert found.departure is not None
-    assert found.departure.p50_at == datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
+    assert found.declared_departure_at == datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
+    assert found.departure is not None and "the declared departure" in found.departure.basis
 
 
 def test_a_dc_evs_own_charging_needs_fill_in_what_the_registry_lacks():
@@ -105,7 +109,8 @@ def test_a_dc_evs_own_charging_needs_fill_in_what_the_registry_lacks():
     basis = found.charge_complete.basis
     assert "SoC 50% of 80 kWh to 90% (the car's charging needs)" in basis
     assert "typical DC taper (knee 75%)" in basis
-    assert found.departure is not None and found.departure.p50_at == datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    assert found.declared_departure_at == datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    assert found.departure is not None and "the declared departure" in found.departure.basis
 
 
 def test_an_evs_needs_from_an_earlier_session_are_ignored():
@@ -125,3 +130,28 @@ def test_a_session_without_a_vehicle_still_gets_an_estimate_saying_what_is_missi
     assert (
         "a target (a vehicle with a default target SoC, or charging needs)" in found.charge_complete.missing
     )
+
+
+def test_the_sites_recent_stays_of_the_same_fleet_inform_the_departure():
+    # Given 40 earlier sessions at the depot, plugged in around 17:00 and staying 2 h
+    stays = SiteStays(
+        site_id="depot",
+        fleet_id="f",
+        stays=[(f"old{i}", int((PLUGGED - timedelta(days=i + 1)).timestamp()), 7200) for i in range(40)],
+        version=1,
+    )
+    context = LiveContext(site_stays={"depot": stays})
+    # When a vehicle of that fleet plugs in at 17:00
+    found = estimates_for(session(), now=NOW, vehicle=vehicle(), charger=AC, site=SITE, context=context)
+    # Then the estimate rests on those stays and leans toward them
+    assert found.departure is not None
+    assert "past sessions at this site around this hour" in found.departure.basis
+    alone = estimates_for(session(), now=NOW, vehicle=vehicle(), charger=AC, site=SITE, context=LiveContext())
+    assert alone.departure is not None
+    two_hours = PLUGGED + timedelta(hours=2)
+    assert abs(found.departure.p50_at - two_hours) < abs(alone.departure.p50_at - two_hours)
+    # And another fleet's session at the same site does not read them
+    other = estimates_for(
+        session(fleet_id="other"), now=NOW, vehicle=vehicle(), charger=AC, site=SITE, context=context
+    )
+    assert other.departure is not None and "no past sessions at this site" in other.departure.basis

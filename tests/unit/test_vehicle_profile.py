@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
-from shared.domain.departure import PastVisit
-from shared.domain.vehicle_profile import past_visits, taper_of, with_session
-from shared.models.profiles import MAX_TAPER_SESSIONS, MAX_VISITS
+from shared.domain.departure import SITE_HISTORY_DAYS, PastVisit
+from shared.domain.vehicle_profile import past_visits, site_stays_with, taper_of, with_session
+from shared.models.profiles import MAX_SITE_STAYS, MAX_TAPER_SESSIONS, MAX_VISITS
 from shared.models.sessions import MeterSample, Session
 
 START = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
@@ -68,3 +68,28 @@ def test_sessions_without_soc_add_visits_but_no_taper():
         profile = with_session(profile, closed(n, soc=False), "ac", START)
     assert profile is not None and len(profile.visits) == 4
     assert profile.taper_sessions == [] and taper_of(profile, "ac") is None
+
+
+def test_every_closed_session_joins_its_sites_recent_stays_once():
+    # Given a site's stays after one session, with or without a vehicle
+    stays = site_stays_with(None, closed(1, vehicle=None), START + timedelta(days=2))
+    assert stays is not None and stays.version == 1
+    assert stays.stays == [("cp:1", int((START + timedelta(days=1)).timestamp()), 10 * 3600)]
+    # When the step runs again for it, nothing changes; a session still open teaches nothing
+    assert site_stays_with(stays, closed(1), START + timedelta(days=2)) is None
+    assert site_stays_with(stays, closed(2).model_copy(update={"ended_at": None}), START) is None
+
+
+def test_a_sites_stays_keep_the_recent_window_and_a_bounded_count():
+    now = START + timedelta(days=SITE_HISTORY_DAYS + 10)
+    stays = None
+    for n in range(SITE_HISTORY_DAYS + 10):
+        stays = site_stays_with(stays, closed(n), now) or stays
+    assert stays is not None
+    oldest = min(start for _, start, _ in stays.stays)
+    assert oldest >= int((now - timedelta(days=SITE_HISTORY_DAYS)).timestamp())
+    crowded = stays.model_copy(
+        update={"stays": [(f"x{i}", int(now.timestamp()), 60) for i in range(MAX_SITE_STAYS)]}
+    )
+    after = site_stays_with(crowded, closed(SITE_HISTORY_DAYS + 9), now + timedelta(days=1))
+    assert after is not None and len(after.stays) == MAX_SITE_STAYS
