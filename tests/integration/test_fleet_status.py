@@ -124,8 +124,14 @@ def test_only_vehicles_at_a_charger_are_listed_with_what_they_are_doing(handlers
     assert van2["state"] == "plugged_in"
     assert van2.get("estimated_end_at") is None
     assert van2["charge_complete"]["at"] is None and van2["charge_complete"]["missing"] == ["charging power"]
-    # No charging needs, no usual departure, no past visits: nothing to say about leaving
-    assert van1["departure"] is None
+    # No charging needs, no usual departure, no past visits: the model alone, and it says so
+    departure = van1["departure"]
+    assert departure["confidence"] == "low" and departure["declared_departure_at"] is None
+    assert (
+        "no declared departure" in departure["basis"]
+        and "no past visits of this vehicle" in departure["basis"]
+    )
+    assert departure["p10_at"] <= departure["p50_at"] <= departure["p90_at"]
 
 
 def test_a_session_whose_card_names_no_vehicle_is_still_shown(handlers, context, fleet):
@@ -189,11 +195,12 @@ def test_status_reads_what_the_estimates_need_in_one_batch(handlers, context, fl
     status(handlers, context, fleet)
     handlers["fleet_api"].services.fleet._registry._cache.forget_prefix("live:")
     requests = _requests(handlers, context, fleet)
-    # Then besides the two queries it reads the plugged-in vehicles' profiles and charging needs
-    # in one BatchGetItem, never a request per vehicle
+    # Then besides the two queries it reads the plugged-in vehicles' profiles and charging needs,
+    # and their site's recent stays, in one BatchGetItem, never a request per vehicle
     (batch,) = [q for q in requests if "RequestItems" in q]
     keys = {(k["pk"], k["sk"]) for k in batch["RequestItems"][aws.registry_table]["Keys"]}
-    assert keys == {(f"VEHICLE#van-{n}-{fleet}", sk) for n in (1, 2) for sk in ("PROFILE", "NEEDS")}
+    vehicles = {(f"VEHICLE#van-{n}-{fleet}", sk) for n in (1, 2) for sk in ("PROFILE", "NEEDS")}
+    assert keys == vehicles | {(f"SITE#{fleet}-depot", "STAYS")}
     assert len(requests) == 3
 
 

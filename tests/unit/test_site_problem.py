@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.adapters.site_schedules import EvChargingNeeds
 from shared.domain import smart_charging as smart
+from shared.models.profiles import LiveContext
 from shared.models.registry import Charger, ChargingNeeds, FlatTariff, Site, Vehicle
 from shared.models.scheduling import PendingCommand, StoredSchedule
 from shared.models.sessions import Session
@@ -61,6 +62,9 @@ class Registry:
 
     def charging_needs(self, vehicle_id: str) -> ChargingNeeds | None:
         return self.needs.get(vehicle_id)
+
+    def live_context(self, vehicle_ids: Any, evses: Any, site_ids: Any = ()) -> LiveContext:
+        return LiveContext()
 
 
 @dataclass
