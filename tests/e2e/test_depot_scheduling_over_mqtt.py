@@ -99,6 +99,11 @@ def stack(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     data["sites"].append(
         {**depot, "id": SITE, "name": "Depot with a grid limit", "grid_limit_kw": str(LIMIT_KW)}
     )
+    # Its own vans and cards: the sessions this module leaves plugged in are no other test's vehicles
+    vans = {v["id"]: v for v in data["vehicles"]}
+    for n in range(1, 5):
+        data["vehicles"].append({**vans[f"nor-v0{n}"], "id": f"depot-v{n}", "registration": f"DEP 00{n}"})
+        data["tokens"].append({"id_tag": f"DEPOT000{n}", "fleet_id": "nordvind", "vehicle_id": f"depot-v{n}"})
     data["chargers"] = [
         {"id": cp, "site_id": SITE, "connectors": 1, "max_power_kw": str(CONNECTOR_KW)}
         for cp in (*ACCEPTING, REJECTING)
@@ -148,7 +153,7 @@ async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_kee
             listening(chargers[ACCEPTING[1]]),
         ):
             # When a vehicle plugs in at the limited site
-            await plug_in(chargers[ACCEPTING[0]], "RFID0001")
+            await plug_in(chargers[ACCEPTING[0]], "DEPOT0001")
 
             # Then its charger receives a TxProfile for the transaction and accepts it, and the
             # fleet app sees the plan accepted
@@ -159,8 +164,8 @@ async def test_plugged_in_vehicles_get_profiles_and_a_refusing_charger_still_kee
             assert Decimal(site["limit_kw"]) == LIMIT_KW
 
             # When two more plug in, one at a charger that refuses profiles
-            await plug_in(chargers[REJECTING], "RFID0002")
-            await plug_in(chargers[ACCEPTING[1]], "RFID0003")
+            await plug_in(chargers[REJECTING], "DEPOT0002")
+            await plug_in(chargers[ACCEPTING[1]], "DEPOT0003")
             site = await _schedule(
                 stack,
                 lambda s: (
@@ -221,7 +226,7 @@ async def test_a_2_0_1_stations_profile_names_its_evse_and_transaction_and_rests
                     transaction_info=types201.TransactionType(
                         transaction_id=transaction, charging_state="Charging"
                     ),
-                    id_token=types201.IdTokenType(id_token="RFID0004", type="ISO14443"),
+                    id_token=types201.IdTokenType(id_token="DEPOT0004", type="ISO14443"),
                     evse=types201.EVSEType(id=1, connector_id=1),
                 )
             )
