@@ -1,0 +1,519 @@
+"""`laddvakt eval schedule`: Laddvakt's depot planner replayed on real ACN-Data weeks, next to
+acnportal's algorithms (uncontrolled, round robin, earliest deadline first, least laxity first)
+and the linear-programming optimum with perfect hindsight (HiGHS), all in one run.
+
+One simulator for every online algorithm: acnportal's, with its ideal battery, 5-minute periods,
+one continuous 32 A EVSE at 208 V (6.656 kW) per ACN station and a single site constraint (the
+site's limit as aggregate current). Laddvakt's planner is wrapped as an acnportal algorithm and
+rescheduled on every plug-in and unplug and every period, as it runs live.
+
+The same information for every algorithm: each vehicle's energy demand is the energy it really
+took (ACN-Sim's convention: users' requests are noisy, and what was delivered is what the car
+could take), and its departure is the user's declared estimate (`estimated_departure`) for
+claimed sessions; unclaimed sessions carry the truth there, so they are masked in
+`laddvakt.acn_data` and fall back to arrival + the site's median stay over the training months
+(2019-05..08). A vehicle still plugged in after its estimate is told it leaves at the next period.
+Weeks come from the tuning months (2019-09..12); the sealed 2021 files are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from laddvakt.acn_data import PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSession, AcnSite, load
+from shared.domain.price_curve import energy_price_curve
+from shared.domain.scheduling import ChargingDemand, PricePeriod, SiteProblem, plan_site, price_at
+from shared.models.ocpi import Tariff, parse_tariff
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "docs" / "eval"
+PERIOD_MINUTES = 5
+STEP = timedelta(minutes=PERIOD_MINUTES)
+STEP_HOURS = PERIOD_MINUTES / 60
+VOLTAGE = 208.0
+EVSE_AMPS = 32.0
+EVSE_KW = EVSE_AMPS * VOLTAGE / 1000
+ZONE = ZoneInfo(SITE_ZONE)
+# Mondays in the tuning months (2019-09..12), clear of US holidays.
+WEEKS = (date(2019, 9, 9), date(2019, 10, 14), date(2019, 11, 4))
+LIMITS: tuple[tuple[AcnSite, float], ...] = (("caltech", 20.0), ("caltech", 30.0), ("jpl", 40.0))
+ALGORITHMS = (
+    "laddvakt",
+    "uncontrolled",
+    "round_robin",
+    "earliest_deadline_first",
+    "least_laxity_first",
+    "lp_optimum",
+)
+TARIFF_NOTE = (
+    "SCE-style time of use (the shape of SCE's TOU-EV-8, rounded rates, energy only, every day): "
+    "on-peak 16:00-21:00 0.42 USD/kWh, super off-peak 08:00-16:00 0.14 USD/kWh, off-peak otherwise "
+    "0.24 USD/kWh, in America/Los_Angeles local time"
+)
+
+
+def tou_tariff() -> Tariff:
+    """The evaluation's tariff as an OCPI tariff, read through the same helper the site uses."""
+
+    def energy(price: str, **restrictions: str) -> dict[str, Any]:
+        element: dict[str, Any] = {
+            "price_components": [{"type": "ENERGY", "price": Decimal(price), "step_size": 1}]
+        }
+        if restrictions:
+            element["restrictions"] = restrictions
+        return element
+
+    return parse_tariff(
+        {
+            "id": "SCE-TOU",
+            "currency": "USD",
+            "elements": [
+                energy("0.42", start_time="16:00", end_time="21:00"),
+                energy("0.14", start_time="08:00", end_time="16:00"),
+                energy("0.24"),
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    site: AcnSite
+    limit_kw: float
+    week_start: date
+    days: int = 7
+
+    @property
+    def name(self) -> str:
+        return f"{self.site} {self.limit_kw:g} kW, {self.days} days from {self.week_start.isoformat()}"
+
+    @property
+    def epoch(self) -> datetime:
+        return datetime.combine(self.week_start, datetime.min.time(), tzinfo=ZONE).astimezone(UTC)
+
+    @property
+    def periods(self) -> int:
+        return self.days * 24 * 60 // PERIOD_MINUTES
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One ACN session in periods from the scenario's start: the simulator's EV."""
+
+    session_id: str
+    station_id: str
+    arrival: int
+    departure: int
+    estimated_departure: int
+    energy_kwh: float
+    claimed: bool
+
+
+@dataclass
+class Outcome:
+    algorithm: str
+    energy_requested_kwh: float
+    energy_delivered_kwh: float
+    violations: int
+    peak_kw: float
+    cost_usd: float
+    reschedules: int
+    runtime_ms_mean: float | None
+    runtime_ms_p95: float | None
+    runtime_ms_max: float | None
+    site_kw: list[float] = field(repr=False)
+
+    @property
+    def delivered_percent(self) -> float:
+        return 100 * self.energy_delivered_kwh / self.energy_requested_kwh if self.energy_requested_kwh else 100.0
+
+
+def visits(scenario: Scenario, fallback_stay: timedelta) -> tuple[list[Visit], dict[str, int]]:
+    """The scenario's sessions in periods, and how many were left out and why (none silently)."""
+    start, end = scenario.epoch, scenario.epoch + timedelta(days=scenario.days)
+    dropped = {"no_energy": 0, "station_busy": 0}
+    chosen: list[Visit] = []
+    busy_until: dict[str, int] = {}
+    for session in load(PERIODS[scenario.site][TUNE]):
+        if not start <= session.arrival < end:
+            continue
+        if session.delivered_kwh <= 0:
+            dropped["no_energy"] += 1
+            continue
+        arrival = math.floor((session.arrival - start) / STEP)
+        departure = max(arrival + 1, math.floor((session.departure - start) / STEP))
+        declared = session.declared_departure or (session.arrival + fallback_stay)
+        estimated = max(arrival + 1, math.floor((declared - start) / STEP))
+        if busy_until.get(session.station_id, -1) > arrival:
+            dropped["station_busy"] += 1
+            continue
+        busy_until[session.station_id] = departure
+        chosen.append(
+            Visit(
+                session.session_id,
+                session.station_id,
+                arrival,
+                departure,
+                estimated,
+                session.delivered_kwh,
+                session.claimed,
+            )
+        )
+    return chosen, dropped
+
+
+def median_stay(site: AcnSite) -> timedelta:
+    """The fallback for a missing declared departure: the site's median stay, training months only."""
+    stays = [s.departure - s.arrival for s in load(PERIODS[site][TRAIN]) if s.departure > s.arrival]
+    return statistics.median(stays)
+
+
+def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int) -> list[float]:
+    return [float(price_at(curve, scenario.epoch + k * STEP) or 0) for k in range(periods)]
+
+
+# ---------------------------------------------------------------------------------------------
+# acnportal: the simulator, the yardsticks, and Laddvakt's planner as one of its algorithms
+
+
+def _acnportal_algorithms(scenario: Scenario, curve: tuple[PricePeriod, ...]) -> dict[str, Callable[[], Any]]:
+    from acnportal import algorithms as acn
+
+    class LaddvaktPlanner(acn.BaseAlgorithm):  # type: ignore[misc,name-defined]
+        """`plan_site` behind acnportal's algorithm interface: the plan's whole horizon is
+        handed over; acnportal replans on every plug-in and unplug and every period."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.max_recompute = 1
+
+        def schedule(self, active_sessions: Sequence[Any]) -> dict[str, list[float]]:
+            now = scenario.epoch + self.interface.current_time * STEP
+            demands = tuple(
+                ChargingDemand(
+                    session_id=s.session_id,
+                    charge_point_id=s.station_id,
+                    connector_id=1,
+                    energy_needed_kwh=Decimal(str(max(0.0, float(s.remaining_demand)))),
+                    departure_at=scenario.epoch + s.estimated_departure * STEP,
+                    max_power_kw=Decimal(repr(EVSE_KW)),
+                )
+                for s in active_sessions
+            )
+            plan = plan_site(
+                SiteProblem(
+                    site_id=scenario.site,
+                    now=now,
+                    step=STEP,
+                    limit_kw=Decimal(repr(scenario.limit_kw)),
+                    prices=curve,
+                    demands=demands,
+                )
+            )
+            horizon = max(1, (plan.ends_at - now) // STEP if plan.ends_at else 1)
+            schedule: dict[str, list[float]] = {}
+            for connector in plan.connectors:
+                amps = [0.0] * horizon
+                bounds = [(step.starts_at - now) // STEP for step in connector.steps] + [horizon]
+                for step, first, end in zip(connector.steps, bounds, bounds[1:], strict=False):
+                    amps[first:end] = [float(step.limit_kw) * 1000 / VOLTAGE] * (end - first)
+                schedule[connector.charge_point_id] = amps
+            return schedule
+
+    return {
+        "laddvakt": LaddvaktPlanner,
+        "uncontrolled": acn.UncontrolledCharging,
+        "round_robin": lambda: acn.RoundRobin(acn.earliest_deadline_first),
+        "earliest_deadline_first": lambda: acn.SortedSchedulingAlgo(acn.earliest_deadline_first),
+        "least_laxity_first": lambda: acn.SortedSchedulingAlgo(acn.least_laxity_first),
+    }
+
+
+def simulate(
+    scenario: Scenario, chosen: list[Visit], algorithm: Any, name: str, prices: list[float]
+) -> Outcome:
+    import numpy as np
+    from acnportal import acnsim
+
+    class SameInformation(acnsim.Interface):  # type: ignore[misc,name-defined]
+        """What every algorithm sees: the declared departure, or the next period once it passed."""
+
+        def _active_sessions(self) -> list[Any]:
+            sessions = super()._active_sessions()
+            for s in sessions:
+                s.estimated_departure = max(s.estimated_departure, self.current_time + 1)
+            return sessions
+
+    network = acnsim.ChargingNetwork()
+    stations = sorted({v.station_id for v in chosen})
+    for station in stations:
+        network.register_evse(acnsim.EVSE(station, max_rate=EVSE_AMPS), VOLTAGE, 0)
+    network.add_constraint(acnsim.Current(stations), scenario.limit_kw * 1000 / VOLTAGE, name="site")
+    events = acnsim.EventQueue(
+        [
+            acnsim.PluginEvent(
+                v.arrival,
+                acnsim.EV(
+                    v.arrival,
+                    v.departure,
+                    v.energy_kwh,
+                    v.station_id,
+                    v.session_id,
+                    acnsim.Battery(100.0, 100.0 - v.energy_kwh, 1000.0),
+                    estimated_departure=v.estimated_departure,
+                ),
+            )
+            for v in chosen
+        ]
+    )
+    runtimes: list[float] = []
+    run = algorithm.run
+
+    def timed() -> Any:
+        began = time.perf_counter()
+        try:
+            return run()
+        finally:
+            runtimes.append(time.perf_counter() - began)
+
+    algorithm.run = timed
+    simulator = acnsim.Simulator(
+        network, algorithm, events, scenario.epoch, period=PERIOD_MINUTES, verbose=False, interface_type=SameInformation
+    )
+    simulator.run()
+    site_kw = simulator.charging_rates.sum(axis=0) * VOLTAGE / 1000
+    delivered = sum(ev.energy_delivered for ev in simulator.ev_history.values())
+    padded = np.zeros(len(site_kw))
+    padded[: min(len(prices), len(site_kw))] = prices[: len(site_kw)]
+    return _outcome(name, chosen, delivered, site_kw, padded, scenario.limit_kw, runtimes)
+
+
+def _outcome(
+    name: str,
+    chosen: list[Visit],
+    delivered: float,
+    site_kw: Any,
+    prices: Any,
+    limit_kw: float,
+    runtimes: list[float],
+) -> Outcome:
+    ms = sorted(r * 1000 for r in runtimes)
+    return Outcome(
+        algorithm=name,
+        energy_requested_kwh=round(sum(v.energy_kwh for v in chosen), 3),
+        energy_delivered_kwh=round(float(delivered), 3),
+        violations=int((site_kw > limit_kw * (1 + 1e-6) + 1e-6).sum()),
+        peak_kw=round(float(site_kw.max(initial=0.0)), 3),
+        cost_usd=round(float((site_kw * prices).sum() * STEP_HOURS), 2),
+        reschedules=len(ms),
+        runtime_ms_mean=round(statistics.fmean(ms), 3) if ms else None,
+        runtime_ms_p95=round(ms[int(0.95 * (len(ms) - 1))], 3) if ms else None,
+        runtime_ms_max=round(ms[-1], 3) if ms else None,
+        site_kw=[round(float(x), 3) for x in site_kw],
+    )
+
+
+def optimum(scenario: Scenario, chosen: list[Visit], prices: list[float]) -> Outcome:
+    """The offline optimum: every arrival, departure and need known in advance (HiGHS)."""
+    import numpy as np
+
+    from laddvakt.schedule_lp import Job, solve
+
+    horizon = max((v.departure for v in chosen), default=0)
+    padded = np.array([prices[k] if k < len(prices) else prices[-1] for k in range(horizon)])
+    began = time.perf_counter()
+    lp = solve(
+        [Job(v.arrival, v.departure, v.energy_kwh, EVSE_KW) for v in chosen],
+        [scenario.limit_kw] * horizon,
+        padded,
+        STEP_HOURS,
+    )
+    return _outcome("lp_optimum", chosen, lp.energy_kwh, lp.site_kw, padded, scenario.limit_kw, [time.perf_counter() - began])
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def evaluate(scenarios: Sequence[Scenario], progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Every algorithm on every scenario; the report `laddvakt eval schedule` writes."""
+    curve_cache: dict[AcnSite, timedelta] = {}
+    results: list[dict[str, Any]] = []
+    for number, scenario in enumerate(scenarios, 1):
+        if scenario.site not in curve_cache:
+            curve_cache[scenario.site] = median_stay(scenario.site)
+        chosen, dropped = visits(scenario, curve_cache[scenario.site])
+        curve = energy_price_curve(
+            tou_tariff(), ZONE, scenario.epoch, scenario.epoch + timedelta(days=scenario.days + 3)
+        )
+        horizon = max([v.departure for v in chosen] + [scenario.periods])
+        prices = step_prices(scenario, curve, horizon + 1)
+        outcomes: list[Outcome] = []
+        factories = _acnportal_algorithms(scenario, curve)
+        for name in ALGORITHMS:
+            began = time.perf_counter()
+            if name == "lp_optimum":
+                outcome = optimum(scenario, chosen, prices)
+            else:
+                outcome = simulate(scenario, chosen, factories[name](), name, prices)
+            outcomes.append(outcome)
+            progress(
+                f"[{number}/{len(scenarios)}] {scenario.name}: {name:<24} "
+                f"{outcome.delivered_percent:6.2f}% delivered, {outcome.violations} violations, "
+                f"peak {outcome.peak_kw:.1f} kW, {outcome.cost_usd:.2f} USD ({time.perf_counter() - began:.1f} s)"
+            )
+        best = next(o for o in outcomes if o.algorithm == "lp_optimum").energy_delivered_kwh
+        results.append(
+            {
+                "site": scenario.site,
+                "limit_kw": scenario.limit_kw,
+                "week_start": scenario.week_start.isoformat(),
+                "days": scenario.days,
+                "sessions": len(chosen),
+                "claimed_sessions": sum(v.claimed for v in chosen),
+                "sessions_left_out": dropped,
+                "algorithms": [
+                    {
+                        **{k: v for k, v in asdict(o).items() if k != "site_kw"},
+                        "delivered_percent_of_requested": round(o.delivered_percent, 3),
+                        "delivered_percent_of_optimum": round(100 * o.energy_delivered_kwh / best, 3) if best else 100.0,
+                    }
+                    for o in outcomes
+                ],
+                "_site_kw": {o.algorithm: o.site_kw for o in outcomes},
+            }
+        )
+    return {"scenarios": results, "summary": summary(results)}
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per algorithm over every scenario: energy against the optimum, violations, cost, runtime."""
+    table: dict[str, Any] = {}
+    for name in ALGORITHMS:
+        rows = [a for r in results for a in r["algorithms"] if a["algorithm"] == name]
+        delivered = sum(a["energy_delivered_kwh"] for a in rows)
+        optimum_kwh = sum(
+            a["energy_delivered_kwh"] for r in results for a in r["algorithms"] if a["algorithm"] == "lp_optimum"
+        )
+        requested = sum(a["energy_requested_kwh"] for a in rows)
+        table[name] = {
+            "delivered_percent_of_requested": round(100 * delivered / requested, 3) if requested else 100.0,
+            "delivered_percent_of_optimum": round(100 * delivered / optimum_kwh, 3) if optimum_kwh else 100.0,
+            "violations": sum(a["violations"] for a in rows),
+            "peak_kw_max": max((a["peak_kw"] for a in rows), default=0.0),
+            "cost_usd": round(sum(a["cost_usd"] for a in rows), 2),
+            "cost_usd_per_kwh": round(sum(a["cost_usd"] for a in rows) / delivered, 4) if delivered else None,
+            "runtime_ms_mean": round(
+                statistics.fmean([a["runtime_ms_mean"] for a in rows if a["runtime_ms_mean"] is not None] or [0.0]), 3
+            ),
+            "runtime_ms_max": max((a["runtime_ms_max"] or 0.0 for a in rows), default=0.0),
+        }
+    return table
+
+
+def default_scenarios() -> list[Scenario]:
+    return [Scenario(site, limit, week) for site, limit in LIMITS for week in WEEKS]
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
+
+
+def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) -> dict[str, Any]:
+    """docs/eval/schedule.json (and the chart beside it); returns what was written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart = out_dir / "schedule.png"
+    chart_day = _chart(report, chart)
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "git_commit": git_commit(),
+        "weeks": sorted({r["week_start"] for r in report["scenarios"]}),
+        "weeks_from": "ACN-Data tuning months 2019-09..12 (Caltech, JPL); the sealed 2021 files are not read",
+        "limits": [{"site": r["site"], "limit_kw": r["limit_kw"]} for r in report["scenarios"]],
+        "period_minutes": PERIOD_MINUTES,
+        "evse": f"one continuous EVSE per station, 0-{EVSE_AMPS:g} A at {VOLTAGE:g} V ({EVSE_KW:.3f} kW)",
+        "tariff": TARIFF_NOTE,
+        "information": (
+            "energy demand = the energy the session really took; departure = the declared estimate "
+            "(claimed sessions) or arrival + the site's median stay in 2019-05..08 (unclaimed, masked); "
+            "a vehicle past its estimate is told it leaves next period"
+        ),
+        "chart": {"file": chart.name, "day": chart_day},
+        "summary": report["summary"],
+        "scenarios": [{k: v for k, v in r.items() if not k.startswith("_")} for r in report["scenarios"]],
+    }
+    (out_dir / "schedule.json").write_text(json.dumps(document, indent=2) + "\n")
+    return document
+
+
+def _chart(report: dict[str, Any], path: Path) -> str:
+    """Site load against the limit over the busiest weekday of the first scenario, per algorithm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = report["scenarios"][0]
+    per_day = 24 * 60 // PERIOD_MINUTES
+    loads = first["_site_kw"]
+    days = max(1, min(first["days"], 5))
+    busiest = max(range(days), key=lambda d: sum(loads["lp_optimum"][d * per_day : (d + 1) * per_day]))
+    window = slice(busiest * per_day, (busiest + 1) * per_day)
+    hours = [k * PERIOD_MINUTES / 60 for k in range(per_day)]
+    figure, axis = plt.subplots(figsize=(10, 5))
+    for name in ALGORITHMS:
+        series = loads[name][window]
+        series = series + [0.0] * (per_day - len(series))
+        axis.step(hours, series, where="post", label=name.replace("_", " "), linewidth=1.2)
+    axis.axhline(first["limit_kw"], color="black", linestyle="--", label=f"site limit {first['limit_kw']:g} kW")
+    for start, end in ((16, 21),):
+        axis.axvspan(start, end, color="red", alpha=0.08, label="on-peak 16-21")
+    day = date.fromisoformat(first["week_start"]) + timedelta(days=busiest)
+    axis.set_title(f"{first['site'].upper()} site load vs limit, {day.isoformat()} (5-minute steps)")
+    axis.set_xlabel("hour of day (America/Los_Angeles)")
+    axis.set_ylabel("site load, kW")
+    axis.set_xlim(0, 24)
+    axis.legend(fontsize=8, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return day.isoformat()
+
+
+def main(argv: Sequence[str] | None = None, *, out_dir: Path = OUT_DIR) -> int:
+    started = time.perf_counter()
+
+    def progress(line: str) -> None:
+        print(f"{time.perf_counter() - started:7.1f}s {line}", file=sys.stderr, flush=True)
+
+    report = evaluate(default_scenarios(), progress)
+    document = write_report(report, "laddvakt eval schedule", out_dir)
+    print(render(document))
+    return 0
+
+
+def render(document: dict[str, Any]) -> str:
+    lines = [
+        f"{'algorithm':<24} {'% of requested':>14} {'% of optimum':>12} {'violations':>10} "
+        f"{'peak kW':>8} {'cost USD':>9} {'ms/reschedule':>13}"
+    ]
+    for name, row in document["summary"].items():
+        lines.append(
+            f"{name:<24} {row['delivered_percent_of_requested']:>14.2f} {row['delivered_percent_of_optimum']:>12.2f} "
+            f"{row['violations']:>10} {row['peak_kw_max']:>8.1f} {row['cost_usd']:>9.2f} {row['runtime_ms_mean']:>13.1f}"
+        )
+    return "\n".join(lines)
