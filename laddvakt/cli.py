@@ -509,6 +509,15 @@ def build_parser() -> argparse.ArgumentParser:
     tail_cmd.add_argument("--idle-timeout", type=float, help="stop when no event came for this many seconds")
     tail_cmd.set_defaults(func=_events_tail)
 
+    evaluations = commands.add_parser("eval", help="evaluations on real data, written to docs/eval")
+    eval_commands = evaluations.add_subparsers(dest="eval_command", required=True)
+    schedule = command(
+        eval_commands,
+        "schedule",
+        "replay ACN weeks: the depot planner vs acnportal's algorithms and the LP optimum",
+    )
+    schedule.set_defaults(func=_eval_schedule)
+
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)
     rejected = command(frames_commands, "rejected", "list rejected frames with their reasons")
@@ -516,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
     rejected.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     rejected.set_defaults(func=_frames_rejected)
     return parser
+
+
+def _eval_schedule(args: argparse.Namespace) -> int:
+    from laddvakt.schedule_eval import main as evaluate_schedule
+
+    return evaluate_schedule()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from laddvakt.acn_data import PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSession, AcnSite, load
+from laddvakt.acn_data import PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSite, load
 from shared.domain.price_curve import energy_price_curve
 from shared.domain.scheduling import ChargingDemand, PricePeriod, SiteProblem, plan_site, price_at
 from shared.models.ocpi import Tariff, parse_tariff
@@ -47,10 +47,13 @@ EVSE_AMPS = 32.0
 EVSE_KW = EVSE_AMPS * VOLTAGE / 1000
 ZONE = ZoneInfo(SITE_ZONE)
 # Mondays in the tuning months (2019-09..12), clear of US holidays.
-WEEKS = (date(2019, 9, 9), date(2019, 10, 14), date(2019, 11, 4))
+WEEKS = (date(2019, 9, 9), date(2019, 10, 14))
+# Monday to Friday: ACN's weekends are nearly empty, and the run must stay within ~10 minutes.
+DAYS = 5
 LIMITS: tuple[tuple[AcnSite, float], ...] = (("caltech", 20.0), ("caltech", 30.0), ("jpl", 40.0))
 ALGORITHMS = (
     "laddvakt",
+    "laddvakt_energy_only",
     "uncontrolled",
     "round_robin",
     "earliest_deadline_first",
@@ -137,7 +140,11 @@ class Outcome:
 
     @property
     def delivered_percent(self) -> float:
-        return 100 * self.energy_delivered_kwh / self.energy_requested_kwh if self.energy_requested_kwh else 100.0
+        return (
+            100 * self.energy_delivered_kwh / self.energy_requested_kwh
+            if self.energy_requested_kwh
+            else 100.0
+        )
 
 
 def visits(scenario: Scenario, fallback_stay: timedelta) -> tuple[list[Visit], dict[str, int]]:
@@ -188,16 +195,17 @@ def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int
 # acnportal: the simulator, the yardsticks, and Laddvakt's planner as one of its algorithms
 
 
-def _acnportal_algorithms(scenario: Scenario, curve: tuple[PricePeriod, ...]) -> dict[str, Callable[[], Any]]:
+def _acnportal_algorithms(scenario: Scenario, tou: tuple[PricePeriod, ...]) -> dict[str, Callable[[], Any]]:
     from acnportal import algorithms as acn
 
     class LaddvaktPlanner(acn.BaseAlgorithm):  # type: ignore[misc,name-defined]
         """`plan_site` behind acnportal's algorithm interface: the plan's whole horizon is
         handed over; acnportal replans on every plug-in and unplug and every period."""
 
-        def __init__(self) -> None:
+        def __init__(self, curve: tuple[PricePeriod, ...]) -> None:
             super().__init__()
             self.max_recompute = 1
+            self.curve = curve
 
         def schedule(self, active_sessions: Sequence[Any]) -> dict[str, list[float]]:
             now = scenario.epoch + self.interface.current_time * STEP
@@ -218,7 +226,7 @@ def _acnportal_algorithms(scenario: Scenario, curve: tuple[PricePeriod, ...]) ->
                     now=now,
                     step=STEP,
                     limit_kw=Decimal(repr(scenario.limit_kw)),
-                    prices=curve,
+                    prices=self.curve,
                     demands=demands,
                 )
             )
@@ -233,7 +241,9 @@ def _acnportal_algorithms(scenario: Scenario, curve: tuple[PricePeriod, ...]) ->
             return schedule
 
     return {
-        "laddvakt": LaddvaktPlanner,
+        "laddvakt": lambda: LaddvaktPlanner(tou),
+        # The same planner blind to prices: the most energy, as early as possible.
+        "laddvakt_energy_only": lambda: LaddvaktPlanner(()),
         "uncontrolled": acn.UncontrolledCharging,
         "round_robin": lambda: acn.RoundRobin(acn.earliest_deadline_first),
         "earliest_deadline_first": lambda: acn.SortedSchedulingAlgo(acn.earliest_deadline_first),
@@ -290,7 +300,13 @@ def simulate(
 
     algorithm.run = timed
     simulator = acnsim.Simulator(
-        network, algorithm, events, scenario.epoch, period=PERIOD_MINUTES, verbose=False, interface_type=SameInformation
+        network,
+        algorithm,
+        events,
+        scenario.epoch,
+        period=PERIOD_MINUTES,
+        verbose=False,
+        interface_type=SameInformation,
     )
     simulator.run()
     site_kw = simulator.charging_rates.sum(axis=0) * VOLTAGE / 1000
@@ -340,14 +356,24 @@ def optimum(scenario: Scenario, chosen: list[Visit], prices: list[float]) -> Out
         padded,
         STEP_HOURS,
     )
-    return _outcome("lp_optimum", chosen, lp.energy_kwh, lp.site_kw, padded, scenario.limit_kw, [time.perf_counter() - began])
+    return _outcome(
+        "lp_optimum",
+        chosen,
+        lp.energy_kwh,
+        lp.site_kw,
+        padded,
+        scenario.limit_kw,
+        [time.perf_counter() - began],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The run
 
 
-def evaluate(scenarios: Sequence[Scenario], progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def evaluate(
+    scenarios: Sequence[Scenario], progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
     """Every algorithm on every scenario; the report `laddvakt eval schedule` writes."""
     curve_cache: dict[AcnSite, timedelta] = {}
     results: list[dict[str, Any]] = []
@@ -388,7 +414,9 @@ def evaluate(scenarios: Sequence[Scenario], progress: Callable[[str], None] = la
                     {
                         **{k: v for k, v in asdict(o).items() if k != "site_kw"},
                         "delivered_percent_of_requested": round(o.delivered_percent, 3),
-                        "delivered_percent_of_optimum": round(100 * o.energy_delivered_kwh / best, 3) if best else 100.0,
+                        "delivered_percent_of_optimum": round(100 * o.energy_delivered_kwh / best, 3)
+                        if best
+                        else 100.0,
                     }
                     for o in outcomes
                 ],
@@ -405,7 +433,10 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         rows = [a for r in results for a in r["algorithms"] if a["algorithm"] == name]
         delivered = sum(a["energy_delivered_kwh"] for a in rows)
         optimum_kwh = sum(
-            a["energy_delivered_kwh"] for r in results for a in r["algorithms"] if a["algorithm"] == "lp_optimum"
+            a["energy_delivered_kwh"]
+            for r in results
+            for a in r["algorithms"]
+            if a["algorithm"] == "lp_optimum"
         )
         requested = sum(a["energy_requested_kwh"] for a in rows)
         table[name] = {
@@ -416,7 +447,10 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             "cost_usd": round(sum(a["cost_usd"] for a in rows), 2),
             "cost_usd_per_kwh": round(sum(a["cost_usd"] for a in rows) / delivered, 4) if delivered else None,
             "runtime_ms_mean": round(
-                statistics.fmean([a["runtime_ms_mean"] for a in rows if a["runtime_ms_mean"] is not None] or [0.0]), 3
+                statistics.fmean(
+                    [a["runtime_ms_mean"] for a in rows if a["runtime_ms_mean"] is not None] or [0.0]
+                ),
+                3,
             ),
             "runtime_ms_max": max((a["runtime_ms_max"] or 0.0 for a in rows), default=0.0),
         }
@@ -424,7 +458,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def default_scenarios() -> list[Scenario]:
-    return [Scenario(site, limit, week) for site, limit in LIMITS for week in WEEKS]
+    return [Scenario(site, limit, week, DAYS) for site, limit in LIMITS for week in WEEKS]
 
 
 def git_commit() -> str:
@@ -479,7 +513,9 @@ def _chart(report: dict[str, Any], path: Path) -> str:
         series = loads[name][window]
         series = series + [0.0] * (per_day - len(series))
         axis.step(hours, series, where="post", label=name.replace("_", " "), linewidth=1.2)
-    axis.axhline(first["limit_kw"], color="black", linestyle="--", label=f"site limit {first['limit_kw']:g} kW")
+    axis.axhline(
+        first["limit_kw"], color="black", linestyle="--", label=f"site limit {first['limit_kw']:g} kW"
+    )
     for start, end in ((16, 21),):
         axis.axvspan(start, end, color="red", alpha=0.08, label="on-peak 16-21")
     day = date.fromisoformat(first["week_start"]) + timedelta(days=busiest)

@@ -184,7 +184,13 @@ def _solve(
     powers: list[list[float]],
 ) -> None:
     """Fill `powers` (kW per demand per step) with the cheapest maximum-energy plan."""
-    live = [i for i, (first, end, _) in enumerate(windows) if end > first]
+    # Earliest departure first in the flow's search order: among equally cheap plans delivering
+    # the most, the first steps go to the vehicles leaving soonest (declared departures are often
+    # late; see `laddvakt eval schedule`).
+    live = sorted(
+        (i for i, (first, end, _) in enumerate(windows) if end > first),
+        key=lambda i: (windows[i][1], problem.demands[i].session_id),
+    )
     horizon = len(prices)
     if not live or available_kw <= 0:
         return
