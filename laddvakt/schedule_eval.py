@@ -35,7 +35,14 @@ from zoneinfo import ZoneInfo
 
 from laddvakt.acn_data import PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSite, load
 from shared.domain.price_curve import energy_price_curve
-from shared.domain.scheduling import ChargingDemand, PricePeriod, SiteProblem, plan_site, price_at
+from shared.domain.scheduling import (
+    ChargingDemand,
+    PowerStep,
+    PricePeriod,
+    SiteProblem,
+    plan_site,
+    price_at,
+)
 from shared.models.ocpi import Tariff, parse_tariff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +61,7 @@ DAYS = 5
 LIMITS: tuple[tuple[AcnSite, float], ...] = (("caltech", 20.0), ("caltech", 30.0), ("jpl", 40.0))
 ALGORITHMS = (
     "laddvakt",
+    "laddvakt_no_reserve",
     "laddvakt_energy_only",
     "uncontrolled",
     "round_robin",
@@ -188,6 +196,65 @@ def median_stay(site: AcnSite) -> timedelta:
     return statistics.median(stays)
 
 
+SLOTS_PER_DAY = 24 * 60 // PERIOD_MINUTES
+SLOTS_PER_HOUR = 60 // PERIOD_MINUTES
+# How much of the expected demand of vehicles not yet arrived the planner holds back (see below).
+RESERVE_SHARE = 1.0
+
+
+def arrival_reserve(site: AcnSite) -> dict[bool, Any]:
+    """The site's expected demand from vehicles not yet plugged in, learnt on the training months:
+    for a weekday (False) or a weekend day (True), `table[n][s]` is the mean power, at slot s of
+    the day, that sessions arriving after slot n need (each session's energy spread evenly over
+    its stay, at most the EVSE's power). The planner holds that much back at s when replanning at n.
+    """
+    import numpy as np
+
+    diff = {flag: np.zeros((SLOTS_PER_DAY + 1, SLOTS_PER_DAY + 1)) for flag in (False, True)}
+    days: dict[bool, set[date]] = {False: set(), True: set()}
+    for session in load(PERIODS[site][TRAIN]):
+        arrival = session.arrival.astimezone(ZONE)
+        departure = session.departure.astimezone(ZONE)
+        if departure <= arrival:
+            continue
+        weekend = arrival.weekday() >= 5
+        days[weekend].add(arrival.date())
+        a = (arrival.hour * 60 + arrival.minute) // PERIOD_MINUTES
+        d = SLOTS_PER_DAY
+        if departure.date() == arrival.date():
+            d = max(a + 1, (departure.hour * 60 + departure.minute) // PERIOD_MINUTES)
+        hours = (session.departure - session.arrival) / timedelta(hours=1)
+        rate = min(EVSE_KW, session.delivered_kwh / hours)
+        # The rectangle n in [0, a), s in [a, d), as a 2-D difference.
+        table = diff[weekend]
+        table[0, a] += rate
+        table[0, d] -= rate
+        table[a, a] -= rate
+        table[a, d] += rate
+    return {
+        flag: table.cumsum(axis=0).cumsum(axis=1)[:SLOTS_PER_DAY, :SLOTS_PER_DAY] / max(1, len(days[flag]))
+        for flag, table in diff.items()
+    }
+
+
+def reserve_steps(reserve: dict[bool, Any], now: datetime, days: int = 2) -> tuple[PowerStep, ...]:
+    """Hourly steps of held-back capacity from `now` on (none in the current hour: whoever comes
+    in it is about to be replanned for anyway)."""
+    local = now.astimezone(ZONE)
+    slot = (local.hour * 60 + local.minute) // PERIOD_MINUTES
+    hour_start = local.replace(minute=0, second=0, microsecond=0)
+    steps = [PowerStep(now, Decimal(0))]
+    for hour in range(1, days * 24):
+        at = hour_start + timedelta(hours=hour)
+        day_offset = (at.date() - local.date()).days
+        table = reserve[at.weekday() >= 5]
+        first = at.hour * SLOTS_PER_HOUR
+        row = table[slot] if day_offset == 0 else table[0]
+        kw = RESERVE_SHARE * float(row[first : first + SLOTS_PER_HOUR].mean())
+        steps.append(PowerStep(at.astimezone(UTC), Decimal(f"{kw:.1f}")))
+    return tuple(steps)
+
+
 def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int) -> list[float]:
     return [float(price_at(curve, scenario.epoch + k * STEP) or 0) for k in range(periods)]
 
@@ -196,17 +263,20 @@ def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int
 # acnportal: the simulator, the yardsticks, and Laddvakt's planner as one of its algorithms
 
 
-def _acnportal_algorithms(scenario: Scenario, tou: tuple[PricePeriod, ...]) -> dict[str, Callable[[], Any]]:
+def _acnportal_algorithms(
+    scenario: Scenario, tou: tuple[PricePeriod, ...], reserve: dict[bool, Any]
+) -> dict[str, Callable[[], Any]]:
     from acnportal import algorithms as acn
 
     class LaddvaktPlanner(acn.BaseAlgorithm):  # type: ignore[misc,name-defined]
         """`plan_site` behind acnportal's algorithm interface: the plan's whole horizon is
         handed over; acnportal replans on every plug-in and unplug and every period."""
 
-        def __init__(self, curve: tuple[PricePeriod, ...]) -> None:
+        def __init__(self, curve: tuple[PricePeriod, ...], reserve: dict[bool, Any] | None) -> None:
             super().__init__()
             self.max_recompute = 1
             self.curve = curve
+            self.reserve = reserve
 
         def schedule(self, active_sessions: Sequence[Any]) -> dict[str, list[float]]:
             now = scenario.epoch + self.interface.current_time * STEP
@@ -229,6 +299,7 @@ def _acnportal_algorithms(scenario: Scenario, tou: tuple[PricePeriod, ...]) -> d
                     limit_kw=Decimal(repr(scenario.limit_kw)),
                     prices=self.curve,
                     demands=demands,
+                    reserved_kw=reserve_steps(self.reserve, now) if self.reserve else (),
                 )
             )
             horizon = max(1, (plan.ends_at - now) // STEP if plan.ends_at else 1)
@@ -242,9 +313,10 @@ def _acnportal_algorithms(scenario: Scenario, tou: tuple[PricePeriod, ...]) -> d
             return schedule
 
     return {
-        "laddvakt": lambda: LaddvaktPlanner(tou),
-        # The same planner blind to prices: the most energy, as early as possible.
-        "laddvakt_energy_only": lambda: LaddvaktPlanner(()),
+        "laddvakt": lambda: LaddvaktPlanner(tou, reserve),
+        # The same planner without the reserve for later arrivals, and blind to prices.
+        "laddvakt_no_reserve": lambda: LaddvaktPlanner(tou, None),
+        "laddvakt_energy_only": lambda: LaddvaktPlanner((), None),
         "uncontrolled": acn.UncontrolledCharging,
         "round_robin": lambda: acn.RoundRobin(acn.earliest_deadline_first),
         "earliest_deadline_first": lambda: acn.SortedSchedulingAlgo(acn.earliest_deadline_first),
@@ -380,6 +452,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every algorithm on every scenario; the report `laddvakt eval schedule` writes."""
     curve_cache: dict[AcnSite, timedelta] = {}
+    reserves: dict[AcnSite, dict[bool, Any]] = {}
     results: list[dict[str, Any]] = []
     for number, scenario in enumerate(scenarios, 1):
         if scenario.site not in curve_cache:
@@ -391,7 +464,9 @@ def evaluate(
         horizon = max([v.departure for v in chosen] + [scenario.periods])
         prices = step_prices(scenario, curve, horizon + 1)
         outcomes: list[Outcome] = []
-        factories = _acnportal_algorithms(scenario, curve)
+        if scenario.site not in reserves:
+            reserves[scenario.site] = arrival_reserve(scenario.site)
+        factories = _acnportal_algorithms(scenario, curve, reserves[scenario.site])
         for name in ALGORITHMS:
             began = time.perf_counter()
             if name == "lp_optimum":

@@ -69,6 +69,11 @@ class SiteProblem:
     demands: tuple[ChargingDemand, ...]
     # Load the plan cannot steer (a charger that rejected its profile draws its full power).
     uncontrolled_kw: Decimal = _ZERO
+    # Capacity held back for vehicles expected to arrive later (e.g. the site's usual demand by
+    # time of day): from each step's start until the next, this much of the limit is not planned
+    # for the vehicles here now. It stops cheap hours from being filled with energy that could have
+    # been delivered earlier, when later arrivals will need that capacity.
+    reserved_kw: tuple[PowerStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,20 @@ def plan_site(problem: SiteProblem) -> SitePlan:
         )
     else:
         prices = _step_prices(problem.prices, starts)
-        _solve(problem, windows, float(available), prices, step_hours, powers)
+        capacity = [
+            max(0.0, float(available - (_limit_at(problem.reserved_kw, start) or _ZERO))) for start in starts
+        ]
+        _solve(problem, windows, capacity, prices, step_hours, powers)
     return _site_plan(problem, windows, starts, step_hours, powers, reason)
+
+
+def _limit_at(steps: tuple[PowerStep, ...], at: datetime) -> Decimal | None:
+    """The value of a step curve at `at`: that of the latest step started by then."""
+    current: PowerStep | None = None
+    for step in steps:
+        if step.starts_at <= at and (current is None or step.starts_at >= current.starts_at):
+            current = step
+    return None if current is None else current.limit_kw
 
 
 def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str | None]:
@@ -178,26 +195,33 @@ def _step_prices(prices: tuple[PricePeriod, ...], starts: list[datetime]) -> lis
 def _solve(
     problem: SiteProblem,
     windows: list[tuple[int, int, str | None]],
-    available_kw: float,
+    capacity: list[float],
     prices: list[float],
     step_hours: float,
     powers: list[list[float]],
 ) -> None:
-    """Fill `powers` (kW per demand per step) with the cheapest maximum-energy plan."""
+    """Fill `powers` (kW per demand per step, under `capacity` kW per step) with the cheapest
+    maximum-energy plan."""
     # Earliest departure first in the flow's search order: among equally cheap plans delivering
     # the most, the first steps go to the vehicles leaving soonest (declared departures are often
     # late; see `laddvakt eval schedule`).
     live = sorted(
         (i for i, (first, end, _) in enumerate(windows) if end > first),
-        key=lambda i: (windows[i][1], problem.demands[i].session_id),
+        key=lambda i: (
+            windows[i][1]
+            - float(problem.demands[i].energy_needed_kwh)
+            / float(problem.demands[i].max_power_kw)
+            / step_hours,
+            problem.demands[i].session_id,
+        ),
     )
     horizon = len(prices)
-    if not live or available_kw <= 0:
+    if not live:
         return
     cuts = {0, horizon}
     for i in live:
         cuts.update(windows[i][:2])
-    cuts.update(k for k in range(1, horizon) if prices[k] != prices[k - 1])
+    cuts.update(k for k in range(1, horizon) if prices[k] != prices[k - 1] or capacity[k] != capacity[k - 1])
     bounds = sorted(cuts)
     intervals = list(pairwise(bounds))
     flow = _Flow(2 + len(live) + len(intervals))
@@ -217,7 +241,7 @@ def _solve(
             ]
         )
     for j, (a, b) in enumerate(intervals):
-        flow.add(first_interval + j, sink, available_kw * (b - a) * step_hours, prices[a])
+        flow.add(first_interval + j, sink, capacity[a] * (b - a) * step_hours, prices[a])
     flow.cheapest_maximum(source, sink)
     shares: list[dict[int, float]] = [{} for _ in intervals]
     for n, i in enumerate(live):
@@ -226,7 +250,7 @@ def _solve(
                 shares[j][i] = energy
     for (a, b), share in zip(intervals, shares, strict=True):
         if share:
-            _spread(share, problem, a, b, available_kw, step_hours, powers)
+            _spread(share, problem, a, b, capacity[a], step_hours, powers)
 
 
 def _spread(
