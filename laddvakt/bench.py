@@ -947,32 +947,10 @@ def schedule_problem(vehicles: int = SCHEDULE_VEHICLES, seed: int = 6) -> Any:
     return SiteProblem("bench", now, timedelta(minutes=5), limit.quantize(Decimal(1)), prices, demands)
 
 
-def earliest_departure_first(problem: Any) -> list[list[Decimal]]:
-    """The baseline: the first contract's planner, step by step, the soonest leaving first."""
-    step_hours = Decimal(problem.step / timedelta(hours=1))
-    remaining = {d.session_id: d.energy_needed_kwh for d in problem.demands}
-    last = max(d.departure_at for d in problem.demands)
-    ordered = sorted(problem.demands, key=lambda d: (d.departure_at, d.session_id))
-    plan: list[list[Decimal]] = []
-    at = problem.now
-    while at < last:
-        left, row = problem.limit_kw, []
-        for demand in ordered:
-            power = Decimal(0)
-            if demand.departure_at > at and left > 0:
-                power = min(demand.max_power_kw, left, remaining[demand.session_id] / step_hours)
-            power = power.quantize(Decimal("0.001"))
-            remaining[demand.session_id] -= power * step_hours
-            left -= power
-            row.append(power)
-        plan.append(row)
-        at += problem.step
-    return plan
-
-
 def bench_schedule() -> dict[str, Any]:
     """One reschedule of 200 vehicles over a day by `plan_site` (exact: the most energy, then the
     least cost), next to earliest departure first on the same problem (greedy, neither)."""
+    from laddvakt.schedule_lp import earliest_departure_first
     from shared.domain.scheduling import plan_site
 
     problem = schedule_problem()

@@ -1,16 +1,21 @@
-"""The linear-programming yardstick for depot plans: per-step powers that deliver the most energy
+"""The yardsticks for depot plans. The linear program: per-step powers that deliver the most energy
 by each departure without exceeding the site's limit, then cost least, solved by HiGHS
 (`highspy`, a development dependency). The property tests check `plan_site` against it, and
-`laddvakt eval schedule` uses it with perfect hindsight (every arrival known) as the optimum.
+`laddvakt eval schedule` uses it with perfect hindsight (every arrival known) as the optimum. And the first contract's planner, earliest
+departure first step by step, that the planner must beat on cost and `make bench` on time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Decimal
 
 import highspy
 import numpy as np
+
+from shared.domain.scheduling import SiteProblem
 
 # Energy the second (cheapest) round may give up against the first (most energy): solver noise.
 _ENERGY_SLACK = 1e-7
@@ -87,3 +92,27 @@ def solve(
     for (i, k), power in zip(columns, x, strict=True):
         powers[i][k - jobs[i].first] = power
     return LpPlan(powers, float(x.sum() * step_hours), float((x * price).sum()), site_kw)
+
+
+def earliest_departure_first(problem: SiteProblem) -> list[list[Decimal]]:
+    """The first contract's planner: in every step, the soonest leaving take what is left under
+    the limit. One row of kW per step, one entry per demand in the problem's order."""
+    step_hours = Decimal(problem.step / timedelta(hours=1))
+    remaining = [d.energy_needed_kwh for d in problem.demands]
+    last = max((d.departure_at for d in problem.demands), default=problem.now)
+    order = sorted(range(len(problem.demands)), key=lambda i: (problem.demands[i].departure_at, i))
+    plan: list[list[Decimal]] = []
+    at = problem.now
+    while at + problem.step <= last:
+        left = problem.limit_kw - problem.uncontrolled_kw
+        row = [Decimal(0)] * len(problem.demands)
+        for i in order:
+            demand = problem.demands[i]
+            if demand.departure_at >= at + problem.step and left > 0 and remaining[i] > 0:
+                power = min(demand.max_power_kw, left, remaining[i] / step_hours)
+                row[i] = power.quantize(Decimal("0.001"), rounding=ROUND_FLOOR)
+                remaining[i] -= row[i] * step_hours
+                left -= row[i]
+        plan.append(row)
+        at += problem.step
+    return plan

@@ -25,14 +25,17 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import pairwise
 
 _ZERO = Decimal(0)
 _KW = Decimal("0.001")
 _CENT = Decimal("0.01")
+_HOUR_S = Decimal(3600)
 # Flows are kWh in floats: anything below this is nothing.
 _EPS = 1e-9
+# Flow arithmetic leaves a float this far under a whole watt at most.
+_NOISE_KW = 1e-7
 
 
 @dataclass(frozen=True)
@@ -396,15 +399,14 @@ def _site_plan(
     powers: list[list[float]],
     reason: str | None,
 ) -> SitePlan:
-    hours = Decimal(step_hours)
-    # Rounded down, so rounding can never lift a step above a limit or past what is needed.
-    limits = [[Decimal(p).quantize(_KW, rounding=ROUND_FLOOR) for p in row] for row in powers]
+    seconds = Decimal(round(problem.step.total_seconds(), 6))
+    limits = _rounded(problem, starts, powers)
     totals = [sum((row[k] for row in limits), _ZERO) for k in range(len(starts))]
     cost = None
     if problem.prices:
         cost = sum(
             (
-                totals[k] * hours * (price_at(problem.prices, start) or _ZERO)
+                totals[k] * seconds / _HOUR_S * (price_at(problem.prices, start) or _ZERO)
                 for k, start in enumerate(starts)
             ),
             _ZERO,
@@ -412,7 +414,7 @@ def _site_plan(
     plans = []
     for demand, row, (_, _, note) in zip(problem.demands, limits, windows, strict=True):
         need = max(_ZERO, demand.energy_needed_kwh)
-        planned = min(need, sum(row, _ZERO) * hours).quantize(_KW, rounding=ROUND_FLOOR)
+        planned = min(need, sum(row, _ZERO) * seconds / _HOUR_S).quantize(_KW, rounding=ROUND_FLOOR)
         plans.append(
             ConnectorPlan(
                 session_id=demand.session_id,
@@ -436,6 +438,26 @@ def _site_plan(
         problem=reason,
         ends_at=problem.now + len(starts) * problem.step,
     )
+
+
+def _rounded(problem: SiteProblem, starts: list[datetime], powers: list[list[float]]) -> list[list[Decimal]]:
+    """The float plan in whole watts, never above a vehicle's power or the site's room: rounded
+    down, except that a float a hair under a whole watt (flow arithmetic) counts as that watt; a
+    step that rounding lifts over the site's room gives the watts back from its largest entries."""
+    limits = [
+        [min(demand.max_power_kw, Decimal(p + _NOISE_KW).quantize(_KW, rounding=ROUND_FLOOR)) for p in row]
+        for demand, row in zip(problem.demands, powers, strict=True)
+    ]
+    room = problem.limit_kw - problem.uncontrolled_kw
+    for k, start in enumerate(starts):
+        left = max(_ZERO, room - (_limit_at(problem.reserved_kw, start) or _ZERO))
+        over = sum((row[k] for row in limits), _ZERO) - left
+        while over > 0:
+            largest = max(limits, key=lambda row: row[k])
+            cut = min(over, largest[k]).quantize(_KW, rounding=ROUND_CEILING)
+            largest[k] -= cut
+            over -= cut
+    return limits
 
 
 def _merged(starts: list[datetime], powers: list[Decimal]) -> tuple[PowerStep, ...]:
