@@ -192,8 +192,12 @@ def visits(scenario: Scenario, fallback_stay: timedelta) -> tuple[list[Visit], d
 
 def median_stay(site: AcnSite) -> timedelta:
     """The fallback for a missing declared departure: the site's median stay, training months only."""
-    stays = [s.departure - s.arrival for s in load(PERIODS[site][TRAIN]) if s.departure > s.arrival]
-    return statistics.median(stays)
+    stays = [
+        (s.departure - s.arrival).total_seconds()
+        for s in load(PERIODS[site][TRAIN])
+        if s.departure > s.arrival
+    ]
+    return timedelta(seconds=statistics.median(stays))
 
 
 SLOTS_PER_DAY = 24 * 60 // PERIOD_MINUTES
@@ -429,7 +433,7 @@ def optimum(scenario: Scenario, chosen: list[Visit], prices: list[float]) -> Out
     lp = solve(
         [Job(v.arrival, v.departure, v.energy_kwh, EVSE_KW) for v in chosen],
         [scenario.limit_kw] * horizon,
-        padded,
+        padded.tolist(),
         STEP_HOURS,
     )
     return _outcome(

@@ -37,16 +37,22 @@ def energy_price_curve(
     clock_times = {time(0)}
     for element in tariff.elements:
         if element.restrictions is not None:
-            clock_times.update(t for t in (element.restrictions.start_time, element.restrictions.end_time) if t)
+            clock_times.update(
+                t for t in (element.restrictions.start_time, element.restrictions.end_time) if t
+            )
     instants = {start.astimezone(UTC)}
     day = start.astimezone(tz).date() - timedelta(days=1)
     last_day = end.astimezone(tz).date() + timedelta(days=1)
     while day <= last_day:
         for clock in clock_times:
-            for fold in (0, 1):
-                at = datetime.combine(day, clock, tzinfo=tz).replace(fold=fold).astimezone(UTC)
-                if start < at < end:
-                    instants.add(at)
+            local = datetime.combine(day, clock, tzinfo=tz)
+            both = [local.replace(fold=fold).astimezone(UTC) for fold in (0, 1)]
+            if local.replace(fold=0).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(
+                tzinfo=None
+            ):
+                # A wall-clock time the spring-forward jump skips: the switch is the jump itself.
+                both.append(_jump(tz, min(both), max(both)))
+            instants.update(at for at in both if start < at < end)
         day += timedelta(days=1)
     curve: list[PricePeriod] = []
     for at in sorted(instants):
@@ -54,6 +60,19 @@ def energy_price_curve(
         if not curve or curve[-1].price_per_kwh != price:
             curve.append(PricePeriod(at, price))
     return tuple(curve)
+
+
+def _jump(tz: tzinfo, before: datetime, after: datetime) -> datetime:
+    """The instant between `before` and `after` at which the zone's offset changes (to the minute)."""
+    target = after.astimezone(tz).utcoffset()
+    low, high = 0, int((after - before) / timedelta(minutes=1))
+    while low < high:
+        middle = (low + high) // 2
+        if (before + timedelta(minutes=middle)).astimezone(tz).utcoffset() == target:
+            high = middle
+        else:
+            low = middle + 1
+    return before + timedelta(minutes=low)
 
 
 def _energy_price(tariff: Tariff, tz: tzinfo, at: datetime, include_vat: bool) -> Decimal:
