@@ -77,6 +77,10 @@ class SiteProblem:
     # for the vehicles here now. It stops cheap hours from being filled with energy that could have
     # been delivered earlier, when later arrivals will need that capacity.
     reserved_kw: tuple[PowerStep, ...] = ()
+    # Plan each vehicle to be done this long before its departure where it can be (drivers often
+    # leave before the time they gave); a vehicle closer to its departure than that keeps as many
+    # of its steps as it needs at full power, so it becomes the most urgent, not unplanned.
+    departure_margin: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,12 @@ def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str
         return 0, 0, "no power allowed"
     if end <= first:
         return 0, 0, "departs before a whole step is left"
+    if problem.departure_margin > timedelta(0):
+        # Never shorter than it takes at full power: the margin hurries a plan, it does not cut it.
+        step_hours = problem.step / timedelta(hours=1)
+        at_full_power = math.ceil(float(demand.energy_needed_kwh / demand.max_power_kw) / step_hours - 1e-9)
+        early = math.floor((demand.departure_at - problem.departure_margin - problem.now) / problem.step)
+        end = max(early, min(end, first + at_full_power))
     return first, end, None
 
 

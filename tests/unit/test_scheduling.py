@@ -183,3 +183,21 @@ def test_the_price_in_force_is_the_latest_started_whatever_the_order_given():
     assert price_at(prices, NOW + timedelta(hours=1)) == D(1)
     assert price_at(prices, NOW + timedelta(hours=2)) == D(3)
     assert price_at(prices, NOW - timedelta(minutes=1)) is None
+
+
+def test_a_departure_margin_plans_to_be_done_early_but_never_leaves_a_vehicle_without_steps():
+    # Given a one-hour margin: a car leaving in 3 hours, and one leaving in 30 minutes
+    plan = plan_site(
+        problem(
+            "50",
+            demand("early", "5", 3, "11"),
+            demand("soon", "5", 0.5, "11"),
+            departure_margin=timedelta(hours=1),
+        )
+    )
+    early, soon = by_id(plan)["early"], by_id(plan)["soon"]
+    # Then the first is planned within two hours, the second in the half hour it has
+    assert all(p == 0 for p in powers(early, NOW + timedelta(hours=3))[24:])
+    assert early.planned_kwh == D("5.000")
+    assert soon.planned_kwh == D("5.000")
+    assert soon.note is None
