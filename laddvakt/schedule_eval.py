@@ -589,38 +589,64 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
     return document
 
 
+CHARTED = (
+    "laddvakt",
+    "laddvakt_energy_only",
+    "earliest_deadline_first",
+    "least_laxity_first",
+    "round_robin",
+    "uncontrolled",
+    "lp_optimum",
+    "laddvakt_prices_only",
+)
+
+
 def _chart(report: dict[str, Any], path: Path) -> str:
-    """Site load against the limit over the busiest weekday of the first scenario, per algorithm."""
+    """Site load against the limit over one weekday, one panel per algorithm: the busiest day of
+    the first scenario at 30 kW (where the algorithms differ in when they charge, not only how
+    much), else of the first scenario."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    first = report["scenarios"][0]
+    scenarios = report["scenarios"]
+    chosen = next((r for r in scenarios if r["limit_kw"] == 30.0), scenarios[0])
     per_day = 24 * 60 // PERIOD_MINUTES
-    loads = first["_site_kw"]
-    days = max(1, min(first["days"], 5))
+    loads = chosen["_site_kw"]
+    days = max(1, min(chosen["days"], 5))
     busiest = max(range(days), key=lambda d: sum(loads["lp_optimum"][d * per_day : (d + 1) * per_day]))
     window = slice(busiest * per_day, (busiest + 1) * per_day)
     hours = [k * PERIOD_MINUTES / 60 for k in range(per_day)]
-    figure, axis = plt.subplots(figsize=(10, 5))
-    for name in ALGORITHMS:
+    names = [n for n in CHARTED if n in loads]
+    figure, axes = plt.subplots(
+        len(names) // 2 + len(names) % 2, 2, figsize=(12, 11), sharex=True, sharey=True
+    )
+    peak = max(max(loads[n][window], default=0.0) for n in names)
+    for axis, name in zip(axes.flat, names, strict=False):
         series = loads[name][window]
         series = series + [0.0] * (per_day - len(series))
-        axis.step(hours, series, where="post", label=name.replace("_", " "), linewidth=1.2)
-    axis.axhline(
-        first["limit_kw"], color="black", linestyle="--", label=f"site limit {first['limit_kw']:g} kW"
+        axis.fill_between(hours, series, step="post", alpha=0.5)
+        axis.step(hours, series, where="post", linewidth=0.8)
+        axis.axhline(chosen["limit_kw"], color="black", linestyle="--", linewidth=1)
+        axis.axvspan(16, 21, color="red", alpha=0.08)
+        axis.axvspan(8, 16, color="green", alpha=0.06)
+        kwh = sum(series) * STEP_HOURS
+        axis.set_title(f"{name.replace('_', ' ')}: {kwh:.0f} kWh that day", fontsize=10)
+        axis.set_xlim(0, 24)
+        axis.set_ylim(0, min(peak * 1.05, chosen["limit_kw"] * 3))
+        axis.set_xticks(range(0, 25, 3))
+    for axis in axes.flat[len(names) :]:
+        axis.set_visible(False)
+    day = date.fromisoformat(chosen["week_start"]) + timedelta(days=busiest)
+    figure.suptitle(
+        f"{chosen['site'].upper()} site load (kW) vs its {chosen['limit_kw']:g} kW limit (dashed), {day.isoformat()}\n"
+        "5-minute steps, hours in America/Los_Angeles; green: super off-peak 0.14, red: on-peak 0.42 USD/kWh "
+        "(uncontrolled clipped at 3× the limit)",
+        fontsize=10,
     )
-    for start, end in ((16, 21),):
-        axis.axvspan(start, end, color="red", alpha=0.08, label="on-peak 16-21")
-    day = date.fromisoformat(first["week_start"]) + timedelta(days=busiest)
-    axis.set_title(f"{first['site'].upper()} site load vs limit, {day.isoformat()} (5-minute steps)")
-    axis.set_xlabel("hour of day (America/Los_Angeles)")
-    axis.set_ylabel("site load, kW")
-    axis.set_xlim(0, 24)
-    axis.legend(fontsize=8, ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return day.isoformat()
 
