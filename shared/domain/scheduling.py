@@ -455,7 +455,10 @@ def _rounded(problem: SiteProblem, starts: list[datetime], powers: list[list[flo
     down, except that a float a hair under a whole watt (flow arithmetic) counts as that watt; a
     step that rounding lifts over the site's room gives the watts back from its largest entries."""
     limits = [
-        [min(demand.max_power_kw, Decimal(p + _NOISE_KW).quantize(_KW, rounding=ROUND_FLOOR)) for p in row]
+        [
+            max(_ZERO, min(demand.max_power_kw, Decimal(p + _NOISE_KW).quantize(_KW, rounding=ROUND_FLOOR)))
+            for p in row
+        ]
         for demand, row in zip(problem.demands, powers, strict=True)
     ]
     room = problem.limit_kw - problem.uncontrolled_kw

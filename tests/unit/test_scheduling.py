@@ -144,6 +144,8 @@ def test_a_vehicle_known_to_arrive_later_gets_nothing_before_it_arrives():
         (demand("A", "5", -1, "11"), "is not after"),
         (demand("A", "0", 2, "11"), "nothing needed"),
         (demand("A", "5", 2, "0"), "no power allowed"),
+        (demand("A", "5", 2, "-3"), "no power allowed"),
+        (demand("A", "-2", 2, "11"), "nothing needed"),
         (demand("A", "5", 0.04, "11"), "before a whole step"),
     ],
 )
