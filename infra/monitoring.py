@@ -27,6 +27,7 @@ class Monitoring(Construct):
         *,
         dead_letter_queue: sqs.IQueue,
         event_dead_letter_queue: sqs.IQueue,
+        schedule_dead_letter_queue: sqs.IQueue,
         state_machine: sfn.IStateMachine,
         functions: Sequence[lambda_.IFunction],
         rule_name: str,
@@ -60,6 +61,12 @@ class Monitoring(Construct):
             "event-dead-letters",
             event_dead_letter_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
             "Live fleet events could not be published: the changes' stream positions wait in the dead-letter queue",
+        )
+        alarm(
+            "schedule-dead-letters",
+            schedule_dead_letter_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+            "A site could not be replanned after an arrival, departure or charger answer: the changes' "
+            "stream positions wait in the dead-letter queue",
         )
         alarm(
             "billing-failed",

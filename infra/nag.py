@@ -43,6 +43,7 @@ def acknowledge(stack: LaddvaktStack) -> None:
         stack.billing.functions["write-invoice"]: ("registry",),
         stack.billing.functions["mark-invoiced"]: ("sessions",),
         stack.billing.functions["record-rollups"]: ("sessions",),
+        stack.billing.functions["record-vehicle-profile"]: ("registry", "sessions"),
         stack.statements.day_function: (),
         stack.statements.write_function: ("registry",),
         stack.statements.start_function: ("registry",),
@@ -69,6 +70,26 @@ def acknowledge(stack: LaddvaktStack) -> None:
         _policy(stack.ingest.function),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/*/out]",
         "Ingest answers every registered charger on its own {chargePointId}/out topic",
+    )
+
+    scheduler = _policy(stack.scheduling.function)
+    _ack(
+        scheduler,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords, and dynamodb:ListStreams (which the stream "
+        "event sources need), accept only Resource '*'; reading records is granted on the two streams only",
+    )
+    for table in ("registry", "sessions"):
+        _ack(scheduler, f"AwsSolutions-IAM5[Resource::<{_ref(stack, tables[table])}.Arn>/index/*]", GSI)
+    _ack(
+        scheduler,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/*/out]",
+        "The scheduler sends SetChargingProfile to the chargers of any scheduled site on {chargePointId}/out",
+    )
+    _ack(
+        stack.scheduling.dead_letter_queue.node.default_child,  # type: ignore[arg-type]
+        "AwsSolutions-SQS3",
+        "It is the dead-letter queue itself: the schedule-site stream sources' on-failure destination",
     )
     writer = _policy(stack.billing.functions["write-invoice"])
     _ack(

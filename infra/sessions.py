@@ -44,7 +44,16 @@ class SessionStore(Construct):
         super().__init__(scope, id_)
         # Both tables stream their changes (old and new image) for the live fleet events.
         changes = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
-        self.registry = _table(self, "registry", names.registry_table, "pk", "sk", stream=changes)
+        # Pending charging-profile commands expire a day after they were sent (`expires_at`).
+        self.registry = _table(
+            self,
+            "registry",
+            names.registry_table,
+            "pk",
+            "sk",
+            stream=changes,
+            time_to_live_attribute="expires_at",
+        )
         self.registry.add_global_secondary_index(
             index_name=BY_FLEET_INDEX,
             partition_key=dynamodb.Attribute(name="gsi1pk", type=S),

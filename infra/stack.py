@@ -19,6 +19,7 @@ from infra.live_events import LiveEvents
 from infra.monitoring import Monitoring
 from infra.packaging import code_asset, dependency_layer_code
 from infra.reaper import SessionReaper
+from infra.scheduling import DepotScheduling
 from infra.sessions import SessionStore
 from infra.statements import MonthlyStatements
 from shared.domain.invoicing import INVOICE_PREFIX
@@ -81,6 +82,8 @@ class LaddvaktStack(Stack):
         self.store.sessions.grant_read_write_data(steps["mark-invoiced"])
         self.store.sessions.grant_read_data(steps["record-rollups"])
         self.analytics.rollups.grant_read_write_data(steps["record-rollups"])
+        self.store.sessions.grant_read_data(steps["record-vehicle-profile"])
+        self.store.registry.grant_read_write_data(steps["record-vehicle-profile"])
 
         self.statements = MonthlyStatements(
             self,
@@ -167,6 +170,19 @@ class LaddvaktStack(Stack):
             {"sessions": self.store.sessions, "registry": self.store.registry},
         )
 
+        self.scheduling = DepotScheduling(
+            self,
+            "Scheduling",
+            functions,
+            tables,
+            names,
+            {"sessions": self.store.sessions, "registry": self.store.registry},
+            self.ingest.iot_data_endpoint,
+        )
+        # Plans and pending commands live in the registry table; sessions are only read.
+        self.store.registry.grant_read_write_data(self.scheduling.function)
+        self.store.sessions.grant_read_data(self.scheduling.function)
+
         self.all_functions = [
             self.ingest.function,
             *steps.values(),
@@ -176,12 +192,14 @@ class LaddvaktStack(Stack):
             self.reaper.function,
             self.fleet_function,
             self.live_events.function,
+            self.scheduling.function,
         ]
         Monitoring(
             self,
             "Monitoring",
             dead_letter_queue=self.ingest.dead_letter_queue,
             event_dead_letter_queue=self.live_events.dead_letter_queue,
+            schedule_dead_letter_queue=self.scheduling.dead_letter_queue,
             state_machine=self.billing.state_machine,
             functions=self.all_functions,
             rule_name=names.ingest_rule,

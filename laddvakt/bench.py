@@ -30,12 +30,16 @@ Statement: a fleet's month of 100,000 sessions (as the close workflow leaves the
 the statement and its specification), next to writing as many objects with plain put_object.
 Correct or it fails: one statement whose net is every session's, a specification row for each.
 
+Departure: the estimate's cold start in a Lambda (importing shared/domain/departure.py and reading
+its exported trees) next to plain `json.loads` of the same file, and estimates per second through
+`estimate_departure` next to the plainest estimate (a global median stay).
+
 Schedule: one reschedule of 200 plugged-in vehicles over a day by the depot planner (the most
 energy, then the least cost, exactly), next to the first contract's earliest-departure-first loop
 on the same problem. Goal: under 1 s.
 
 Absolute numbers depend on the machine; the ratios and the request counts are what to compare
-between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing|statement|status|schedule` runs one. Each
+between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing|statement|status|departure|schedule` runs one. Each
 benchmark runs in a fresh interpreter: both import the ingest handler, which builds its clients
 at import (its cold start), once against moto in-process and once against moto's server.
 """
@@ -914,6 +918,78 @@ def bench_status() -> dict[str, Any]:
     return bench_fleet_status()
 
 
+DEPARTURE_ESTIMATES = 2000
+
+
+def bench_departure() -> dict[str, Any]:
+    """The departure estimate in a Lambda: its cold start (importing the module and reading the
+    exported trees) next to `json.loads` of the same file, and estimates per second through
+    `estimate_departure` next to the plainest estimate there is (a global median stay, the same
+    datetime arithmetic)."""
+    started = time.perf_counter()
+    departure = importlib.import_module("shared.domain.departure")
+    model = departure.load_model()
+    cold_start_s = time.perf_counter() - started
+    text = departure.MODEL_PATH.read_text()
+
+    loads, parses = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        departure.DepartureModel.from_document(json.loads(text))
+        loads.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        json.loads(text)
+        parses.append(time.perf_counter() - started)
+
+    plug_in = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    history = tuple(
+        departure.PastVisit(plug_in - timedelta(days=d), plug_in - timedelta(days=d, hours=-8 - d % 3))
+        for d in range(1, 13)
+    )
+    queries = [
+        departure.DepartureQuery(
+            plugged_in_at=plug_in + timedelta(minutes=7 * i),
+            now=plug_in + timedelta(minutes=7 * i + (i % 9) * 40),
+            time_zone="Europe/Stockholm",
+            declared_departure_at=plug_in + timedelta(hours=9) if i % 2 else None,
+            requested_energy_kwh=Decimal(20 + i % 30) if i % 3 else None,
+            history=history if i % 4 == 0 else (),
+        )
+        for i in range(DEPARTURE_ESTIMATES)
+    ]
+    median = timedelta(minutes=340)
+
+    def global_median(q: Any) -> Any:
+        now = max(q.now, q.plugged_in_at)
+        at = max(now, q.plugged_in_at + median)
+        return departure.DepartureEstimate(at, at, at, "global median", "low")
+
+    rates, baseline_rates = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for q in queries:
+            departure.estimate_departure(q, model)
+        rates.append(len(queries) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for q in queries:
+            global_median(q)
+        baseline_rates.append(len(queries) / (time.perf_counter() - started))
+    load_s, parse_s = min(loads), min(parses)
+    rate, baseline_rate = max(rates), max(baseline_rates)
+    return {
+        "benchmark": "departure: model cold start and estimates per second, pure Python",
+        "model_bytes": len(text.encode()),
+        "trees": sum(len(trees) for trees in model.trees.values()),
+        "cold_start_ms": round(cold_start_s * 1000, 1),
+        "load_ms": round(load_s * 1000, 1),
+        "baseline_json_loads_ms": round(parse_s * 1000, 1),
+        "load_ratio": round(load_s / parse_s, 2),
+        "estimates_per_s": round(rate),
+        "baseline_global_median_per_s": round(baseline_rate),
+        "ratio": round(rate / baseline_rate, 4),
+    }
+
+
 # --- depot scheduling: one reschedule of 200 vehicles -------------------------------------------
 
 SCHEDULE_VEHICLES = 200
@@ -982,6 +1058,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "pricing": bench_pricing,
     "statement": bench_statement,
     "status": bench_status,
+    "departure": bench_departure,
     "schedule": bench_schedule,
 }
 # A backstop for a hang, not a budget: on 2 busy cores the ingest benchmark alone took 10 minutes.
@@ -1001,6 +1078,14 @@ def run_isolated(benchmark: Callable[..., dict[str, Any]], **options: Any) -> di
 
 
 def _summary(name: str, result: dict[str, Any]) -> str:
+    if name == "departure":
+        return (
+            f"departure: cold start {result['cold_start_ms']} ms; model load {result['load_ms']} ms vs json.loads "
+            f"of the same {result['model_bytes'] / 1e6:.2f} MB {result['baseline_json_loads_ms']} ms → ratio "
+            f"{result['load_ratio']}\n"
+            f"departure: {result['estimates_per_s']} estimates/s vs a global median {result['baseline_global_median_per_s']}/s "
+            f"→ ratio {result['ratio']}"
+        )
     if name == "status":
         rows = [
             f"status: {s['active_sessions']:>4} active: p50/p95 {s['latency_p50_ms']}/{s['latency_p95_ms']} ms, "

@@ -367,6 +367,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _eval_departure(args: argparse.Namespace) -> int:
+    from laddvakt.departure_eval import main as evaluate
+
+    return evaluate(final=args.final, command="laddvakt eval departure" + (" --final" if args.final else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="laddvakt", description=__doc__)
     parser.add_argument(
@@ -509,12 +515,23 @@ def build_parser() -> argparse.ArgumentParser:
     tail_cmd.add_argument("--idle-timeout", type=float, help="stop when no event came for this many seconds")
     tail_cmd.set_defaults(func=_events_tail)
 
-    evaluations = commands.add_parser("eval", help="evaluations on real data, written to docs/eval")
-    eval_commands = evaluations.add_subparsers(dest="eval_command", required=True)
+    evals = commands.add_parser("eval", help="evaluations on real ACN-Data sessions (docs/eval/)")
+    eval_commands = evals.add_subparsers(dest="eval_command", required=True)
+    departure = command(
+        eval_commands,
+        "departure",
+        "train the departure estimate, export it, and measure it next to baselines (docs/eval/departure.md)",
+    )
+    departure.add_argument(
+        "--final",
+        action="store_true",
+        help="also read the sealed 2021 test files, for the reported figures only",
+    )
+    departure.set_defaults(func=_eval_departure)
     schedule = command(
         eval_commands,
         "schedule",
-        "replay ACN weeks: the depot planner vs acnportal's algorithms and the LP optimum",
+        "replay ACN weeks: the depot planner vs acnportal's algorithms and the LP optimum (docs/eval/schedule.md)",
     )
     schedule.set_defaults(func=_eval_schedule)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from laddvakt.demo_depot import print_depot, run_depot
 from laddvakt.simulator import ChargerScript, PlannedSession, PlayedSession, SimulatedCharger, plan_day
 from shared.adapters.invoice_bucket import InvoiceBucket
 from shared.adapters.registry_table import RegistryTable
@@ -31,6 +32,9 @@ from shared.models.registry import RegistryDocument
 
 EXAMPLE_REGISTRY = Path(__file__).resolve().parent.parent / "examples" / "registry.json"
 CENT = Decimal("0.01")
+# How long the cars still plugged in have been charging when the fleet app looks.
+LIVE_FOR = timedelta(minutes=40)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 class Progress:
@@ -69,6 +73,8 @@ class FleetAppView:
     utilisation_by_site: dict[str, Any]
     sessions: list[dict[str, Any]]
     invoices: list[dict[str, Any]]
+    # GET /sites/{site_id}/availability of the sites where a car is plugged in now.
+    availability: list[dict[str, Any]]
 
 
 @dataclass
@@ -96,6 +102,40 @@ def _api_get(url: str, token: str) -> dict[str, Any]:
     return body
 
 
+def _api_put(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.load(response)
+    return answer
+
+
+def declare_departures(stack: Any, document: RegistryDocument, played: list[PlayedSession]) -> None:
+    """A fleet manager says when one plugged-in car of each fleet leaves (tomorrow 07:00): its
+    departure estimate then rests on that, the others' on what is known of them."""
+    fleet_of_vehicle = {v.id: v.fleet_id for v in document.vehicles}
+    tomorrow = (datetime.now(STOCKHOLM) + timedelta(days=1)).date()
+    leaves = datetime.combine(tomorrow, datetime.min.time(), STOCKHOLM) + timedelta(hours=7)
+    declared: set[str] = set()
+    for session in played:
+        vehicle = session.plan.vehicle_id
+        if session.plan.departure is not None or not session.accepted or vehicle is None:
+            continue
+        fleet_id = fleet_of_vehicle[vehicle]
+        if fleet_id in declared:
+            continue
+        declared.add(fleet_id)
+        _api_put(
+            f"{stack.api_url}/vehicles/{vehicle}/charging-needs",
+            stack.issue_token(fleet_id, ["fleet_manager"]),
+            {"departure_at": leaves.isoformat()},
+        )
+
+
 def drive_day(stack: Any, document: RegistryDocument, seed: int) -> list[PlayedSession]:
     """Every charger plays its part in its own thread, as real chargers would."""
     zone = ZoneInfo("Europe/Stockholm")
@@ -116,10 +156,13 @@ def drive_day(stack: Any, document: RegistryDocument, seed: int) -> list[PlayedS
             max_power_kw=first.max_power_kw,
         )
     )
-    frames = sum(
-        3 + int(((s.departure or s.arrival + timedelta(hours=3)) - s.arrival) / timedelta(minutes=15))
-        for s in plan.sessions
-    )
+    # The cars still plugged in arrived this evening and charge now, so the fleet app shows their
+    # estimates live: readings (SoC, power) up to now.
+    now = datetime.now(UTC).replace(microsecond=0)
+    for session in plan.sessions:
+        if session.departure is None:
+            session.arrival, session.readings_until = now - LIVE_FOR, now
+    frames = sum(3 + int((s.readings_end - s.arrival) / timedelta(minutes=15)) for s in plan.sessions)
     _step(
         f"{len(document.chargers)} simulated OCPP 1.6 chargers play {day} "
         f"({len(plan.sessions)} visits, ~{frames} transaction frames) over MQTT"
@@ -252,13 +295,23 @@ def collect(stack: Any, document: RegistryDocument, played: list[PlayedSession],
         for fleet in document.fleets
     }
     day = min((p.plan.arrival for p in played), default=datetime.now(UTC)).date().isoformat()
-    fleet_app = {fleet.id: _fleet_app_view(stack, fleet.id, day) for fleet in document.fleets}
+    busy_sites = {
+        fleet_id: sorted({v["charge_point_id"] for v in s["vehicles"] if v["state"] != "away"})
+        for fleet_id, s in status.items()
+    }
+    site_of_charger = {c.id: c.site_id for c in document.chargers}
+    fleet_app = {
+        fleet.id: _fleet_app_view(
+            stack, fleet.id, day, sorted({site_of_charger[cp] for cp in busy_sites[fleet.id]})
+        )
+        for fleet in document.fleets
+    }
     rejected = len(_scan(stack.table(stack.names["rejected_frames_table"]), "charge_point_id"))
     peppol = _peppol_check(sorted(invoices_dir.rglob("*.xml")))
     return DemoResult(played, invoices, mismatches, status, fleet_app, rejected, invoices_dir, peppol)
 
 
-def _fleet_app_view(stack: Any, fleet_id: str, day: str) -> FleetAppView:
+def _fleet_app_view(stack: Any, fleet_id: str, day: str, busy_sites: list[str]) -> FleetAppView:
     manager = stack.issue_token(fleet_id, ["fleet_manager"])
     finance = stack.issue_token(fleet_id, ["finance"])
     api = stack.api_url
@@ -269,6 +322,7 @@ def _fleet_app_view(stack: Any, fleet_id: str, day: str) -> FleetAppView:
         ),
         sessions=_api_get(f"{api}/sessions?from={day}&to={day}&limit=100", manager)["sessions"],
         invoices=_api_get(f"{api}/invoices?limit=100", finance)["invoices"],
+        availability=[_api_get(f"{api}/sites/{site}/availability", manager) for site in busy_sites],
     )
 
 
@@ -301,7 +355,42 @@ def _share(value: str | None) -> str:
     return "—" if value is None else f"{Decimal(value) * 100:.0f} %"
 
 
-def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float) -> None:
+def _local(at: str | None) -> str:
+    return "—" if at is None else datetime.fromisoformat(at).astimezone(STOCKHOLM).strftime("%H:%M")
+
+
+def _charge_complete_line(estimate: dict[str, Any] | None) -> str:
+    if estimate is None:
+        return "charge complete: —"
+    if estimate["done"]:
+        return f"charging complete since {_local(estimate['at'])} ({estimate['basis']})"
+    if estimate["at"] is None:
+        return f"charge complete: cannot say ({estimate['basis']}; missing: {', '.join(estimate['missing'])})"
+    return f"charge complete ~{_local(estimate['at'])}, {estimate['confidence']} confidence ({estimate['basis']})"
+
+
+def _departure_line(estimate: dict[str, Any] | None) -> str:
+    if estimate is None:
+        return "leaves: not known yet (no declared departure, too few past visits)"
+    return (
+        f"leaves ~{_local(estimate['p50_at'])} (P10–P90 {_local(estimate['p10_at'])}–{_local(estimate['p90_at'])}), "
+        f"{estimate['confidence']} confidence ({estimate['basis']})"
+    )
+
+
+def _availability_line(answer: dict[str, Any]) -> str:
+    total = len(answer["connectors"])
+    if answer["free_now"]:
+        return f"{answer['free_now']} of {total} connectors free now"
+    if answer["next_free_at"] is None:
+        return f"all {total} connectors taken; when one frees up is not known"
+    return (
+        f"all {total} connectors taken; next free ~{_local(answer['next_free_at'])} "
+        f"(P10–P90 {_local(answer['next_free_from'])}–{_local(answer['next_free_by'])})"
+    )
+
+
+def print_summary(result: DemoResult, document: RegistryDocument) -> None:
     fleets = {f.id: f for f in document.fleets}
     print()
     print("Laddvakt demo — a simulated day of charging, invoiced")
@@ -353,6 +442,8 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
                     f"{vehicle['charge_point_id']}: {vehicle['power_kw']} kW, {vehicle['energy_kwh']} kWh so far, "
                     f"SoC {vehicle['soc_percent']} %"
                 )
+                print(f"      {_charge_complete_line(vehicle['charge_complete'])}")
+                print(f"      {_departure_line(vehicle['departure'])}")
     print()
     print("The fleet app's view of the day, through the fleet API alone:")
     for fleet_id, view in result.fleet_app.items():
@@ -370,6 +461,8 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
             print(
                 f"    GET /analytics/energy: {row['key'] or '(no vehicle)'}: {row['energy_kwh']} kWh, {cost}"
             )
+        for answer in view.availability:
+            print(f"    GET /sites/{answer['site_id']}/availability: {_availability_line(answer)}")
         for row in view.utilisation_by_site["rows"]:
             print(
                 f"    GET /analytics/utilisation: {row['key']}: occupied {_share(row['occupied_share'])}, "
@@ -380,7 +473,6 @@ def print_summary(result: DemoResult, document: RegistryDocument, elapsed: float
         f"Invoices (JSON, PDF, Peppol UBL XML) copied to {result.out_dir}/ — e.g. "
         f"{next(iter(sorted(result.out_dir.rglob('*.json'))), '(none)')}"
     )
-    print(f"Done in {elapsed:.0f} s.")
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -400,6 +492,10 @@ def run_demo(args: argparse.Namespace) -> int:
         played = drive_day(stack, document, args.seed)
         wait_until_invoiced(stack, played)
         wait_until_workflows_end(stack)
+        declare_departures(stack, document, played)
         result = collect(stack, document, played, Path(args.out))
-    print_summary(result, document, time.monotonic() - started)
+        depot = run_depot(stack, document, played)
+    print_summary(result, document)
+    print_depot(depot)
+    print(f"Done in {time.monotonic() - started:.0f} s.")
     return 1 if result.mismatches or "FAIL" in result.peppol else 0

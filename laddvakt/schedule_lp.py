@@ -103,12 +103,12 @@ def earliest_departure_first(problem: SiteProblem) -> list[list[Decimal]]:
     order = sorted(range(len(problem.demands)), key=lambda i: (problem.demands[i].departure_at, i))
     plan: list[list[Decimal]] = []
     at = problem.now
-    while at + problem.step <= last:
+    while at < last:
         left = problem.limit_kw - problem.uncontrolled_kw
         row = [Decimal(0)] * len(problem.demands)
         for i in order:
             demand = problem.demands[i]
-            if demand.departure_at >= at + problem.step and left > 0 and remaining[i] > 0:
+            if demand.departure_at > at and left > 0 and remaining[i] > 0:
                 power = min(demand.max_power_kw, left, remaining[i] / step_hours)
                 row[i] = power.quantize(Decimal("0.001"), rounding=ROUND_FLOOR)
                 remaining[i] -= row[i] * step_hours

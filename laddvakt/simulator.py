@@ -29,6 +29,35 @@ from shared.topology import inbound_topic, outbound_topic
 METER_INTERVAL = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class ChargingLimit:
+    """An accepted chargingSchedule: from `start`, each period's limit in kW."""
+
+    start: datetime
+    periods: tuple[tuple[int, Decimal], ...]
+
+    @classmethod
+    def of(cls, schedule: dict[str, Any]) -> ChargingLimit:
+        unit = schedule["chargingRateUnit"]
+        return cls(
+            start=datetime.fromisoformat(schedule["startSchedule"].replace("Z", "+00:00")),
+            periods=tuple((int(p["startPeriod"]), _kw(p, unit)) for p in schedule["chargingSchedulePeriod"]),
+        )
+
+    def at(self, moment: datetime) -> Decimal | None:
+        offset = (moment - self.start).total_seconds()
+        current = [kw for start, kw in self.periods if start <= offset]
+        return current[-1] if current else None
+
+
+def _kw(period: dict[str, Any], unit: str) -> Decimal:
+    # Amperes are per phase at 230 V (what Laddvakt sends AC chargers); watts are watts.
+    limit = Decimal(str(period["limit"]))
+    if unit == "A":
+        return limit * int(period.get("numberPhases", 3)) * 230 / 1000
+    return limit / 1000
+
+
 class CallErrorReceived(RuntimeError):
     def __init__(self, frame: list[Any]) -> None:
         super().__init__(f"{frame[2]}: {frame[3]}")
@@ -43,9 +72,21 @@ class SimulatedCharger:
     """One charger's MQTT connection: sends Calls and waits for their replies."""
 
     def __init__(
-        self, charge_point_id: str, host: str, port: int, timeout: float = 30.0, version: str = "1.6"
+        self,
+        charge_point_id: str,
+        host: str,
+        port: int,
+        timeout: float = 30.0,
+        version: str = "1.6",
+        *,
+        accepts_profiles: bool = True,
     ) -> None:
         self.id = charge_point_id
+        # Smart charging: a charger that accepts SetChargingProfile obeys its limits; one that
+        # does not (an older model) answers Rejected and keeps drawing what the car takes.
+        self.accepts_profiles = accepts_profiles
+        self.profiles: dict[int, ChargingLimit] = {}
+        self.profile_answers: list[str] = []
         # Replies are parsed into the ocpp package's CallResult classes of the charger's version.
         self._results = call_result if version == "1.6" else call_result_201
         self._timeout = timeout
@@ -68,11 +109,37 @@ class SimulatedCharger:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         frame = json.loads(message.payload)
+        if frame[0] == 2:  # a Call from the central system, not a reply
+            self._answer(client, frame)
+            return
         with self._lock:
             waiting = self._pending.get(frame[1])
         if waiting is not None:
             waiting[1].append(frame)
             waiting[0].set()
+
+    def _answer(self, client: mqtt.Client, frame: list[Any]) -> None:
+        message_id, action, payload = frame[1], frame[2], frame[3]
+        if action != "SetChargingProfile":
+            reply: list[Any] = [4, message_id, "NotImplemented", f"the simulator does not do {action}", {}]
+        else:
+            # Parsed into the ocpp package's Call class: a malformed profile fails here, loudly.
+            call.SetChargingProfile(**camel_to_snake_case(payload))
+            status = "Accepted" if self.accepts_profiles else "Rejected"
+            if self.accepts_profiles:
+                limit = ChargingLimit.of(payload["csChargingProfiles"]["chargingSchedule"])
+                with self._lock:
+                    self.profiles[int(payload["connectorId"])] = limit
+            reply = [3, message_id, {"status": status}]
+            with self._lock:
+                self.profile_answers.append(status)
+        client.publish(inbound_topic(self.id), json.dumps(reply).encode(), qos=1)
+
+    def limit_kw(self, connector_id: int, at: datetime) -> Decimal | None:
+        """The accepted profile's limit on a connector at `at`, None without one."""
+        with self._lock:
+            limit = self.profiles.get(connector_id)
+        return None if limit is None else limit.at(at)
 
     def send_raw(self, payload: bytes, message_id: str | None = None) -> list[Any] | None:
         """Publish bytes as they are; wait for the reply when a message id is expected."""
@@ -125,6 +192,12 @@ class PlannedSession:
     battery_kwh: Decimal
     soc_start: Decimal
     max_power_kw: Decimal
+    # A session still plugged in sends readings up to here (say, now), else three hours' worth.
+    readings_until: datetime | None = None
+
+    @property
+    def readings_end(self) -> datetime:
+        return self.departure or self.readings_until or (self.arrival + timedelta(hours=3))
 
 
 @dataclass
@@ -253,10 +326,13 @@ class ChargerScript:
             return PlayedSession(plan, transaction_id, meter_start, meter_start, accepted=False)
         self._status(connector, "Charging", plan.arrival)
         soc, at, energy_wh = plan.soc_start, plan.arrival, Decimal(0)
-        end = plan.departure or (plan.arrival + timedelta(hours=3))
+        end = plan.readings_end
         charging = True
         while at + METER_INTERVAL <= end:
             power = _power_kw(plan, soc) if soc < 100 else Decimal(0)
+            limit = self.charger.limit_kw(connector, at)
+            if limit is not None:
+                power = min(power, limit)
             step_kwh = power * Decimal(METER_INTERVAL.total_seconds()) / 3600
             soc = min(Decimal(100), soc + step_kwh / plan.battery_kwh * 100)
             energy_wh += step_kwh * 1000

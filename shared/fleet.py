@@ -8,23 +8,32 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypedDict
 
-from shared.adapters.registry_table import ChargerState, ConnectorState, FleetInventory, RegistryTable
+from shared.adapters.registry_table import (
+    ChargerState,
+    ConnectorState,
+    FleetInventory,
+    RegistryTable,
+)
 from shared.adapters.sessions_table import SessionsTable
 from shared.domain import charger_health, invoicing, rating
 from shared.domain import energy as energy_model
-from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound
+from shared.domain.errors import NotPriceable, PartyNotFound, SessionNotFound, SiteNotFound
 from shared.domain.tariff_choice import tariff_of
-from shared.domain.vehicle_state import end_at_present_power, vehicle_state
+from shared.domain.vehicle_state import vehicle_state
+from shared.estimates import SessionEstimates, estimates_for
 from shared.models.api import (
     ChargerList,
     ChargerView,
+    ConnectorAvailability,
     ConnectorView,
     FaultView,
     FleetStatus,
     MeterPoint,
     SessionAtCharger,
     SessionDetail,
+    SiteAvailability,
     StateCounts,
     VehicleCounts,
     VehicleStatus,
@@ -33,7 +42,8 @@ from shared.models.api import (
     ChargerState as ChargerStateName,
 )
 from shared.models.ocpi import OcpiInputError
-from shared.models.registry import Charger, Vehicle
+from shared.models.profiles import LiveContext
+from shared.models.registry import Charger, Site, Vehicle
 from shared.models.sessions import Session
 from shared.settings import FleetApiSettings
 
@@ -154,7 +164,12 @@ def _charger_views(
     ]
 
 
-def _vehicle_status(vehicle: Vehicle, session: Session | None, connector_status: str | None) -> VehicleStatus:
+def _vehicle_status(
+    vehicle: Vehicle,
+    session: Session | None,
+    connector_status: str | None,
+    estimates: SessionEstimates | None = None,
+) -> VehicleStatus:
     target = vehicle.default_target_soc_percent
     state = vehicle_state(session, target_soc_percent=target, connector_status=connector_status)
     if session is None:
@@ -171,13 +186,15 @@ def _vehicle_status(vehicle: Vehicle, session: Session | None, connector_status:
         soc_percent=session.latest_soc_percent,
         since=session.started_at,
         target_soc_percent=target,
-        estimated_end_at=end_at_present_power(
-            session, battery_kwh=vehicle.battery_kwh, target_soc_percent=target
-        ),
+        estimated_end_at=estimates.estimated_end_at if estimates else None,
+        charge_complete=estimates.charge_complete_view() if estimates else None,
+        departure=estimates.departure_view() if estimates else None,
     )
 
 
-def _session_at_charger(session: Session, connector_status: str | None) -> SessionAtCharger:
+def _session_at_charger(
+    session: Session, connector_status: str | None, estimates: SessionEstimates
+) -> SessionAtCharger:
     return SessionAtCharger(
         session_id=session.session_id,
         charge_point_id=session.charge_point_id,
@@ -188,6 +205,8 @@ def _session_at_charger(session: Session, connector_status: str | None) -> Sessi
         energy_kwh=_kilo(session.energy_so_far_wh),
         soc_percent=session.latest_soc_percent,
         since=session.started_at,
+        charge_complete=estimates.charge_complete_view(),
+        departure=estimates.departure_view(),
     )
 
 
@@ -221,16 +240,21 @@ class FleetQueries:
         active = self._sessions.active_for_fleet(fleet_id)
         vehicles = self._registry.vehicle_directory(fleet_id)
         connector_status = {(c.charge_point_id, c.connector_id): c.status for c in chargers_now.connectors}
+        now = self._clock()
+        connectors = {(c.charge_point_id, c.connector_id): c for c in chargers_now.connectors}
+        estimates = self._estimates(fleet_id, active, connectors, now)
         at_charger: dict[str, VehicleStatus] = {}
         others: list[SessionAtCharger] = []
         for session in sorted(active, key=lambda s: s.started_at):
             vehicle = vehicles.get(session.vehicle_id or "")
             connector = connector_status.get((session.charge_point_id, session.connector_id))
             if vehicle is None:
-                others.append(_session_at_charger(session, connector))
+                others.append(_session_at_charger(session, connector, estimates[session.session_id]))
             else:
                 # A vehicle in two sessions at once (a card reused): the newer one counts.
-                at_charger[vehicle.id] = _vehicle_status(vehicle, session, connector)
+                at_charger[vehicle.id] = _vehicle_status(
+                    vehicle, session, connector, estimates[session.session_id]
+                )
         counts = VehicleCounts(away=len(vehicles) - len(at_charger))
         for status in at_charger.values():
             setattr(counts, status.state, getattr(counts, status.state) + 1)
@@ -239,7 +263,6 @@ class FleetQueries:
             listed.update(
                 {v.id: _vehicle_status(v, None, None) for v in vehicles.values() if v.id not in listed}
             )
-        now = self._clock()
         by_charger = _connectors_by_charger(chargers_now)
         states = {
             c.id: _state_now(
@@ -270,6 +293,95 @@ class FleetQueries:
             other_sessions=others,
             chargers_needing_attention=attention,
         )
+
+    def _estimates(
+        self,
+        fleet_id: str,
+        active: list[Session],
+        connectors: dict[tuple[str, int], ConnectorState],
+        now: datetime,
+    ) -> dict[str, SessionEstimates]:
+        """Both estimates of each active session. What they need beyond the sessions and the cached
+        records (profiles, charging needs, the EVs' own needs) is one batched read for them all."""
+        if not active:
+            return {}
+        vehicles = self._registry.vehicle_directory(fleet_id)
+        chargers = self._registry.charger_directory(fleet_id)
+        sites = {site.id: site for site in self._registry.fleet_sites(fleet_id)}
+        context = self._registry.live_context(
+            (s.vehicle_id for s in active if s.vehicle_id),
+            ((s.charge_point_id, s.connector_id) for s in active if s.ocpp_version == "2.0.1"),
+            (s.site_id for s in active),
+        )
+        return {
+            s.session_id: estimates_for(
+                s,
+                now=now,
+                vehicle=vehicles.get(s.vehicle_id or ""),
+                charger=chargers.get(s.charge_point_id),
+                site=sites.get(s.site_id),
+                context=context,
+                **_connector_now(connectors.get((s.charge_point_id, s.connector_id))),
+            )
+            for s in active
+        }
+
+    def _session_estimates(self, session: Session) -> SessionEstimates:
+        """One session's estimates, from its own readings too (the trend needs them)."""
+        placement = self._registry.placement(session.charge_point_id)
+        vehicle = self._registry.vehicle(session.vehicle_id) if session.vehicle_id else None
+        context: LiveContext = self._registry.live_context(
+            [session.vehicle_id] if session.vehicle_id else [],
+            [(session.charge_point_id, session.connector_id)] if session.ocpp_version == "2.0.1" else [],
+            [session.site_id],
+        )
+        _, states = self._registry.charger_now(session.charge_point_id)
+        connector = next((c for c in states if c.connector_id == session.connector_id), None)
+        return estimates_for(
+            session,
+            now=self._clock(),
+            vehicle=vehicle,
+            charger=placement.charger if placement else None,
+            site=placement.site if placement else None,
+            context=context,
+            **_connector_now(connector),
+            samples=session.samples,
+        )
+
+    def availability(self, fleet_id: str, site_id: str) -> SiteAvailability:
+        """For a driver waiting at one of the fleet's sites: each connector free now, or when it is
+        expected to free up (its session's departure estimate), and the earliest of those."""
+        sites = {site.id: site for site in self._registry.fleet_sites(fleet_id)}
+        if site_id not in sites:
+            raise SiteNotFound(site_id)
+        now = self._clock()
+        chargers_now = self._registry.fleet_chargers(fleet_id)
+        at_site = sorted((c for c in chargers_now.chargers if c.site_id == site_id), key=lambda c: c.id)
+        by_charger = _connectors_by_charger(chargers_now)
+        active = [s for s in self._sessions.active_for_fleet(fleet_id) if s.site_id == site_id]
+        connector_status = {(c.charge_point_id, c.connector_id): c.status for c in chargers_now.connectors}
+        estimates = self._estimates(
+            fleet_id, active, {(c.charge_point_id, c.connector_id): c for c in chargers_now.connectors}, now
+        )
+        sessions = {(s.charge_point_id, s.connector_id): s for s in active}
+        views = [
+            _connector_availability(
+                charger,
+                connector_id,
+                connector_status.get((charger.id, connector_id)),
+                _state_now(
+                    by_charger.get(charger.id, []),
+                    chargers_now.charger_states.get(charger.id),
+                    now,
+                    self._heartbeat_interval,
+                )[1],
+                sessions.get((charger.id, connector_id)),
+                estimates,
+            )
+            for charger in at_site
+            for connector_id in range(1, charger.connectors + 1)
+        ]
+        return _site_availability(sites[site_id], now, views)
 
     def _cost_so_far(self, session: Session) -> tuple[Decimal | None, str | None]:
         """What the session costs up to its latest reading (its end, once ended), VAT included,
@@ -315,6 +427,7 @@ class FleetQueries:
             )
         )
         cost, currency = self._cost_so_far(session)
+        estimates = self._session_estimates(session) if session.ended_at is None else None
         return SessionDetail(
             cost_so_far=cost,
             currency=currency,
@@ -338,6 +451,8 @@ class FleetQueries:
             end_inferred_reason=session.end_inferred_reason,
             correction_needed=session.correction_needed,
             correction_reason=session.correction_reason,
+            charge_complete=estimates.charge_complete_view() if estimates else None,
+            departure=estimates.departure_view() if estimates else None,
             seq_gaps=session.seq_gaps,
             offline_events=session.offline_events,
             meter_curve=[
@@ -351,3 +466,74 @@ class FleetQueries:
                 for s in sorted(session.samples, key=lambda s: s.timestamp)
             ],
         )
+
+
+class _ConnectorNow(TypedDict):
+    connector_status: str | None
+    connector_status_at: datetime | None
+
+
+def _connector_now(connector: ConnectorState | None) -> _ConnectorNow:
+    """A connector's status and since when, as the estimates take them."""
+    if connector is None:
+        return {"connector_status": None, "connector_status_at": None}
+    return {"connector_status": connector.status, "connector_status_at": _time(connector.at)}
+
+
+# Statuses in which a connector cannot take a car whoever is (not) plugged in.
+_OUT_OF_ORDER = {"Faulted", "Unavailable"}
+
+
+def _connector_availability(
+    charger: Charger,
+    connector_id: int,
+    status: str | None,
+    online: bool,
+    session: Session | None,
+    estimates: dict[str, SessionEstimates],
+) -> ConnectorAvailability:
+    base = {"charge_point_id": charger.id, "connector_id": connector_id}
+    if session is not None:
+        found = estimates[session.session_id]
+        departure = found.departure
+        return ConnectorAvailability(
+            **base,
+            state="occupied",
+            session_id=session.session_id,
+            expected_free_at=departure.p50_at if departure else None,
+            expected_free_from=departure.p10_at if departure else None,
+            expected_free_by=departure.p90_at if departure else None,
+            charge_complete_at=found.charge_complete.at,
+        )
+    if not online or status is None or status in _OUT_OF_ORDER:
+        return ConnectorAvailability(**base, state="out_of_order")
+    if status == "Available":
+        return ConnectorAvailability(**base, state="free")
+    # In use by a session this fleet cannot see (another fleet's driver): when it ends is unknown.
+    return ConnectorAvailability(**base, state="occupied")
+
+
+def _site_availability(
+    site: Site, now: datetime, connectors: list[ConnectorAvailability]
+) -> SiteAvailability:
+    free = sum(c.state == "free" for c in connectors)
+    expected = [c for c in connectors if c.expected_free_at is not None]
+    first = min(expected, key=lambda c: c.expected_free_at or now, default=None)
+    next_at: datetime | None
+    from_: datetime | None
+    by: datetime | None
+    if free:
+        next_at, from_, by = now, now, now
+    elif first is not None:
+        next_at, from_, by = first.expected_free_at, first.expected_free_from, first.expected_free_by
+    else:
+        next_at = from_ = by = None
+    return SiteAvailability(
+        site_id=site.id,
+        generated_at=now,
+        free_now=free,
+        next_free_at=next_at,
+        next_free_from=from_,
+        next_free_by=by,
+        connectors=connectors,
+    )

@@ -9,6 +9,7 @@ from shared.adapters.charger_link import ChargerLink
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.rejected_frames_table import RejectedFramesTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.adapters.site_schedules import SiteSchedules
 from shared.domain.central import CentralSystem
 from shared.domain.ocpp16 import CentralSystem16
 from shared.domain.ocpp201 import CentralSystem201
@@ -32,12 +33,14 @@ class IngestService:
             BillingWorkflow(settings.billing_state_machine_arn),
         )
         interval = settings.heartbeat_interval_seconds
+        # Chargers' answers to the profiles the scheduler sent settle its pending commands.
+        commands = SiteSchedules(settings.registry_table)
         return cls(
             central=CentralSystem(
                 registry,
                 {
-                    "1.6": CentralSystem16(*ports, heartbeat_interval_seconds=interval),
-                    "2.0.1": CentralSystem201(*ports, heartbeat_interval_seconds=interval),
+                    "1.6": CentralSystem16(*ports, heartbeat_interval_seconds=interval, commands=commands),
+                    "2.0.1": CentralSystem201(*ports, heartbeat_interval_seconds=interval, commands=commands),
                 },
             ),
             link=ChargerLink(settings.iot_data_endpoint),

@@ -40,9 +40,9 @@ from shared.models.registry_api import (
 from shared.settings import FleetApiSettings
 
 View = TypeVar("View")
-# Charging needs are for the next departure: one a day old is a forgotten one, and a year ahead
-# is a typo.
-NEEDS_NOT_BEFORE = timedelta(days=1)
+# Charging needs are for the next departure: one already past cannot be planned for (a minute's
+# grace for clocks that differ), and a year ahead is a typo.
+NEEDS_CLOCK_GRACE = timedelta(minutes=1)
 NEEDS_NOT_AFTER = timedelta(days=366)
 
 
@@ -136,10 +136,16 @@ class RegistryAdmin:
     ) -> Saved[ChargingNeedsView]:
         vehicle = Vehicle.model_validate(self._own(fleet_id, "vehicle", vehicle_id))
         now = self._clock()
-        if body.departure_at < now - NEEDS_NOT_BEFORE:
-            raise InvalidInput(("departure_at", "more than a day ago"))
+        if body.departure_at < now - NEEDS_CLOCK_GRACE:
+            raise InvalidInput(
+                (
+                    "departure_at",
+                    f"{body.departure_at.isoformat()} is in the past (now {now.isoformat(timespec='seconds')})",
+                )
+            )
         if body.departure_at > now + NEEDS_NOT_AFTER:
             raise InvalidInput(("departure_at", "more than a year ahead"))
+        self._target_not_below_soc(fleet_id, vehicle_id, body)
         needs = ChargingNeeds(
             vehicle_id=vehicle_id,
             fleet_id=fleet_id,
@@ -150,6 +156,22 @@ class RegistryAdmin:
         )
         created = self._registry.put_charging_needs(needs)
         return Saved(ChargingNeedsView.of(needs, vehicle), created=created)
+
+    def _target_not_below_soc(self, fleet_id: str, vehicle_id: str, body: ChargingNeedsInput) -> None:
+        """A target SoC under what the plugged-in vehicle already holds asks for nothing to charge:
+        refused, not silently stored as "done"."""
+        if body.target_soc_percent is None:
+            return
+        for session in self._sessions.active_for_fleet(fleet_id):
+            soc = session.latest_soc_percent
+            if session.vehicle_id == vehicle_id and soc is not None and body.target_soc_percent < soc:
+                raise InvalidInput(
+                    (
+                        "target_soc_percent",
+                        f"{body.target_soc_percent}% is below the vehicle's SoC now ({soc}% in session "
+                        f"{session.session_id})",
+                    )
+                )
 
     def delete_charging_needs(self, fleet_id: str, vehicle_id: str) -> None:
         self._registry.remove_charging_needs(vehicle_id, fleet_id)

@@ -46,6 +46,13 @@ class RollupSettings(_FunctionSettings):
     analytics_table: str
 
 
+class ProfileSettings(_FunctionSettings):
+    """The billing workflow's RecordVehicleProfile step: a closed session into its vehicle's profile."""
+
+    registry_table: str
+    sessions_table: str
+
+
 class StatementSettings(_FunctionSettings):
     """The schedule's Lambda that starts each month's statements."""
 
@@ -74,3 +81,10 @@ class FleetApiSettings(_FunctionSettings):
 
 class PublishEventsSettings(_FunctionSettings):
     fleet_event_bus: str
+
+
+class ScheduleSiteSettings(_FunctionSettings):
+    registry_table: str
+    sessions_table: str
+    # Empty: boto3 finds the account's endpoint (the local stack sets AWS_ENDPOINT_URL).
+    iot_data_endpoint: str = ""

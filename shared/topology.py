@@ -101,6 +101,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "Billing step 5: add the session to its fleet's daily analytics rollups",
         ),
         FunctionSpec(
+            "record-vehicle-profile",
+            "functions.record_vehicle_profile.handler.lambda_handler",
+            "Billing step 6: add the session to its vehicle's profile (visits, charging taper)",
+        ),
+        FunctionSpec(
             "statement-day",
             "functions.statement_day.handler.lambda_handler",
             "Statement workflow: sum one day of a monthly fleet's sessions",
@@ -128,6 +133,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "publish-events",
             "functions.publish_events.handler.lambda_handler",
             "Sessions' and connectors' changes (DynamoDB streams) as live fleet events on EventBridge",
+        ),
+        FunctionSpec(
+            "schedule-site",
+            "functions.schedule_site.handler.lambda_handler",
+            "Depot scheduling: replans a site on arrivals, departures, charging needs, profile answers "
+            "and drift, and sends chargers their SetChargingProfile",
+            timeout_seconds=60,
         ),
         FunctionSpec(
             "fleet-api",
@@ -197,6 +209,10 @@ class Names:
         return f"{self.prefix}-fleet-events-dlq"
 
     @property
+    def schedule_dead_letter_queue(self) -> str:
+        return f"{self.prefix}-schedule-dlq"
+
+    @property
     def fleet_api(self) -> str:
         return f"{self.prefix}-fleet-api"
 
@@ -248,6 +264,9 @@ STATEMENT_SCHEDULE = "cron(0 3 1 * ? *)"
 
 # How often the reaper looks for sessions that never ended (an EventBridge schedule expression).
 REAPER_SCHEDULE = "rate(5 minutes)"
+
+# How often the scheduler looks for unanswered profiles, due retries and meter drift.
+SCHEDULE_SWEEP = "rate(1 minute)"
 
 # Claims the fleet API reads from the Cognito authorizer (and the local one that imitates it).
 CLAIM_FLEET_ID = "custom:fleet_id"

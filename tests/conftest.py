@@ -140,6 +140,7 @@ def handlers(aws: AwsWorld) -> dict[str, ModuleType]:
             "write_invoice",
             "mark_invoiced",
             "record_rollups",
+            "record_vehicle_profile",
             "fleet_api",
         )
     }

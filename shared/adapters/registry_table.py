@@ -9,6 +9,7 @@ things in one query):
 | OPERATOR           | META             |              |                                 |
 | FLEET#{id}         | META             | FLEET#{id}   | FLEET                           |
 | SITE#{id}          | META             | FLEET#{f}    | SITE#{id}                       |
+| SITE#{id}          | STAYS            |              |                                 |
 | CHARGER#{id}       | META             | FLEET#{f}    | CHARGER#{id}                    |
 | CHARGER#{id}       | STATE            | FLEET#{f}    | LIVE#{id}#STATE                 |
 | CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | LIVE#{id}#CONNECTOR#{nnn}       |
@@ -16,6 +17,8 @@ things in one query):
 | CHARGER#{id}       | OUTAGE#{t}       |              |                                 |
 | VEHICLE#{id}       | META             | FLEET#{f}    | VEHICLE#{id}                    |
 | VEHICLE#{id}       | NEEDS            | FLEET#{f}    | VEHICLE#{id}#NEEDS              |
+| VEHICLE#{id}       | PROFILE          |              |                                 |
+| VEHICLE#{id}       | TAPER            |              |                                 |
 | DRIVER#{id}        | META             | FLEET#{f}    | DRIVER#{id}                     |
 | TOKEN#{idTag}      | META             | FLEET#{f}    | TOKEN#{idTag}                   |
 | COUNTER            | transaction_id   |              |                                 |
@@ -26,7 +29,12 @@ as; versions are never overwritten, so a session can always be priced with the v
 started under.
 
 A vehicle's charging needs (departure, target) are one item beside it, written by the fleet API
-and read by the charging estimator and scheduler.
+and read by the charging estimator and scheduler. Its profile (what its closed sessions taught:
+past visits, the fitted taper) is another, and the taper points it was fit from a third; both are
+written once per closed session in one transaction under an optimistic lock on the profile's
+`version`, kept out of the fleet index; the fleet's status reads the profile alone, in batches.
+A site's recent stays (for the departure estimate's site history) are one item beside the site,
+written by the same step under the same kind of lock.
 
 Records a fleet admin writes through the API carry their `fleet_id`; every such write is
 conditional on it, so an id another fleet already uses is refused atomically, and a delete only
@@ -53,12 +61,14 @@ from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
 
 from shared.adapters.aws import aws_errors, dynamodb_table, error_code
 from shared.domain.charger_health import Outage, StatusEvent
 from shared.domain.errors import Conflict, NotFound, PartyNotFound, SiteNotFound
 from shared.domain.ports import ConnectorStatusReport
 from shared.models.ocpi import Tariff, TariffError, parse_tariff, to_json
+from shared.models.profiles import EvChargingNeeds, LiveContext, SiteStays, TaperSession, VehicleProfile
 from shared.models.registry import (
     Charger,
     ChargerPlacement,
@@ -83,6 +93,10 @@ VEHICLE_PREFIX = "VEHICLE#"
 _BATCH_GET = 100
 _META = "META"
 _NEEDS = "NEEDS"
+_PROFILE = "PROFILE"
+_STAYS = "STAYS"
+_TAPER = "TAPER"
+_TAPER_SESSIONS = TypeAdapter(list[TaperSession])
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
 
 RecordKind = Literal["fleet", "site", "charger", "vehicle", "driver", "token"]
@@ -170,12 +184,28 @@ class _TtlCache:
         self._items[key] = (now, value)
         return value
 
+    def holds(self, key: str) -> bool:
+        hit = self._items.get(key)
+        return hit is not None and self._clock() - hit[0] < self._ttl
+
+    def put(self, key: str, value: Any) -> None:
+        self._items[key] = (self._clock(), value)
+
+    def value(self, key: str) -> Any:
+        """What was kept under `key` (None if nothing), however old: for a key just put."""
+        hit = self._items.get(key)
+        return hit[1] if hit else None
+
     def forget(self, key: str) -> None:
         self._items.pop(key, None)
 
     def forget_prefix(self, prefix: str) -> None:
         for key in [k for k in self._items if k.startswith(prefix)]:
             del self._items[key]
+
+
+def _live_key(key: dict[str, str]) -> str:
+    return f"live:{key['pk']}#{key['sk']}"
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:
@@ -593,6 +623,7 @@ class RegistryTable:
         }
         with aws_errors(f"store charging needs of {needs.vehicle_id}"):
             result = self._table.put_item(Item=item, ReturnValues="ALL_OLD")
+        self._cache.forget(f"live:VEHICLE#{needs.vehicle_id}#{_NEEDS}")
         return not result.get("Attributes")
 
     def charging_needs(self, vehicle_id: str) -> ChargingNeeds | None:
@@ -613,6 +644,144 @@ class RegistryTable:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 raise NotFound(f"vehicle {vehicle_id!r} has no charging needs in this fleet") from exc
+        self._cache.forget(f"live:VEHICLE#{vehicle_id}#{_NEEDS}")
+
+    def vehicle_profile(self, vehicle_id: str) -> VehicleProfile | None:
+        """The whole profile, taper points included (for the profile step that updates it)."""
+        keys = [{"pk": f"VEHICLE#{vehicle_id}", "sk": sk} for sk in (_PROFILE, _TAPER)]
+        items = {i["sk"]: i for i in self._batch_get(keys, f"read the profile of vehicle {vehicle_id}")}
+        if _PROFILE not in items:
+            return None
+        profile = VehicleProfile.model_validate_json(items[_PROFILE]["document"])
+        if _TAPER in items:
+            tapers = _TAPER_SESSIONS.validate_json(items[_TAPER]["document"])
+            profile = profile.model_copy(update={"taper_sessions": tapers})
+        return profile
+
+    def put_vehicle_profile(self, profile: VehicleProfile) -> None:
+        """Store the profile over the version it was made from (`version - 1`); a profile another
+        writer changed meanwhile is a `Conflict` (read it again and retry). The taper points are
+        an item of their own, written in the same transaction: only the profile step reads them,
+        so the fleet's status reads the small item alone."""
+        pk = f"VEHICLE#{profile.vehicle_id}"
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if profile.version == 1
+            else {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": profile.version - 1},
+            }
+        )
+        summary = {
+            "pk": pk,
+            "sk": _PROFILE,
+            "kind": "vehicle_profile",
+            "fleet_id": profile.fleet_id,
+            "version": profile.version,
+            "document": profile.model_dump_json(exclude={"taper_sessions"}),
+        }
+        taper = {
+            "pk": pk,
+            "sk": _TAPER,
+            "kind": "vehicle_taper_points",
+            "fleet_id": profile.fleet_id,
+            "document": _TAPER_SESSIONS.dump_json(profile.taper_sessions).decode(),
+        }
+        items = [
+            {"Put": {"TableName": self._table.name, "Item": summary, **condition}},
+            {"Put": {"TableName": self._table.name, "Item": taper}},
+        ]
+        with aws_errors(f"store the profile of vehicle {profile.vehicle_id}"):
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                raise Conflict(f"the profile of vehicle {profile.vehicle_id} changed meanwhile") from exc
+        self._cache.forget(f"live:VEHICLE#{profile.vehicle_id}#{_PROFILE}")
+
+    def site_stays(self, site_id: str) -> SiteStays | None:
+        with aws_errors(f"read the stays of site {site_id}"):
+            item = self._table.get_item(Key={"pk": f"SITE#{site_id}", "sk": _STAYS}, ConsistentRead=True).get(
+                "Item"
+            )
+        return None if item is None else SiteStays.model_validate_json(item["document"])
+
+    def put_site_stays(self, stays: SiteStays) -> None:
+        """Store the stays over the version they were made from, as `put_vehicle_profile`."""
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if stays.version == 1
+            else {
+                "ConditionExpression": "version = :read",
+                "ExpressionAttributeValues": {":read": stays.version - 1},
+            }
+        )
+        item = {
+            "pk": f"SITE#{stays.site_id}",
+            "sk": _STAYS,
+            "kind": "site_stays",
+            "fleet_id": stays.fleet_id,
+            "version": stays.version,
+            "document": stays.model_dump_json(),
+        }
+        with aws_errors(f"store the stays of site {stays.site_id}"):
+            try:
+                self._table.put_item(Item=item, **condition)
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                raise Conflict(f"the stays of site {stays.site_id} changed meanwhile") from exc
+        self._cache.forget(f"live:SITE#{stays.site_id}#{_STAYS}")
+
+    def live_context(
+        self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]], site_ids: Iterable[str] = ()
+    ) -> LiveContext:
+        """What the estimates of active sessions need beside the sessions, in batched reads (never
+        one request per vehicle): each vehicle's profile (without its taper points) and charging
+        needs, and what each EV told its charger (2.0.1 NotifyEVChargingNeeds). Kept a minute per
+        container like every registry record, absent ones too (a read of a missing item costs as
+        much as of a small one), so a fleet app polling the status does not re-read them; and the
+        recent stays of each site, for the departure estimate's site history."""
+        vehicles, chargers = sorted(set(vehicle_ids)), sorted(set(evses))
+        keys = [
+            *({"pk": f"VEHICLE#{v}", "sk": sk} for v in vehicles for sk in (_PROFILE, _NEEDS)),
+            *({"pk": f"CHARGER#{cp}", "sk": f"NEEDS#{evse:03d}"} for cp, evse in chargers),
+            *({"pk": f"SITE#{s}", "sk": _STAYS} for s in sorted(set(site_ids))),
+        ]
+        missing = [k for k in keys if not self._cache.holds(_live_key(k))]
+        read = {_live_key(i): i for i in self._batch_get(missing, "read vehicle profiles and charging needs")}
+        for key in missing:
+            self._cache.put(_live_key(key), read.get(_live_key(key)))
+        context = LiveContext()
+        for key in keys:
+            item = self._cache.value(_live_key(key))
+            kind = item.get("kind") if item else None
+            if kind == "vehicle_profile":
+                profile = VehicleProfile.model_validate_json(item["document"])
+                context.profiles[profile.vehicle_id] = profile
+            elif kind == "vehicle_charging_needs":
+                needs = ChargingNeeds.model_validate(_record(item))
+                context.needs[needs.vehicle_id] = needs
+            elif kind == "site_stays":
+                stays = SiteStays.model_validate_json(item["document"])
+                context.site_stays[stays.site_id] = stays
+            elif kind == "charging_needs":
+                context.ev_needs[(item["charge_point_id"], int(item["evse_id"]))] = EvChargingNeeds(
+                    needs=item["needs"], at=datetime.fromisoformat(item["at"])
+                )
+        return context
+
+    def _batch_get(self, keys: list[dict[str, str]], doing: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET):
+            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + _BATCH_GET]}}
+            while request:
+                with aws_errors(doing):
+                    result = self._table.meta.client.batch_get_item(RequestItems=request)
+                items.extend(result.get("Responses", {}).get(self._table.name, []))
+                request = result.get("UnprocessedKeys") or {}
+        return items
 
     def _forget(self, kind: RecordKind, record_id: str) -> None:
         """Drop what this container cached of a changed record: a placement carries its site."""

@@ -13,20 +13,29 @@ from pydantic import BaseModel
 
 from shared.models.analytics import Cost, EnergyReport, EnergyRow
 from shared.models.api import (
+    ChargeCompleteView,
     ChargerDetail,
     ChargerList,
     ChargerView,
+    ConnectorAvailability,
+    ConnectorSchedule,
     ConnectorView,
+    DepartureView,
     FaultHistoryEntry,
     FaultView,
+    FleetSchedule,
     FleetStatus,
     InvoicePage,
     InvoiceSummary,
     MeterPoint,
     OutageView,
     Problem,
+    ProfileView,
+    ScheduleStep,
     SessionAtCharger,
     SessionDetail,
+    SiteAvailability,
+    SiteSchedule,
     StateCounts,
     VehicleCounts,
     VehicleStatus,
@@ -68,6 +77,18 @@ _CHARGING = ChargerView(
     online=True, last_seen_at=_at(6, 29), current_faults=[],
 )  # fmt: skip
 
+_CHARGE_COMPLETE = ChargeCompleteView(
+    at=_at(7, 41), done=False, confidence="high", remaining_kwh=D("48.4"),
+    basis="SoC 58% of 220 kWh to 80% (the vehicle's default), at 21.8 kW, taper fit from 9 of its sessions "
+    "(knee 90%)",
+)  # fmt: skip
+_DEPARTURE = DepartureView(
+    p10_at=_at(7, 20), p50_at=_at(8, 5), p90_at=_at(9, 40), basis="the vehicle's past visits", confidence="low"
+)  # fmt: skip
+_DECLARED = DepartureView(
+    p10_at=_at(7, 0), p50_at=_at(7, 0), p90_at=_at(7, 0), basis="declared departure", confidence="medium"
+)  # fmt: skip
+
 FLEET_STATUS = FleetStatus(
     fleet_id=FLEET,
     generated_at=MORNING,
@@ -81,22 +102,37 @@ FLEET_STATUS = FleetStatus(
             vehicle_id="nor-v01", name="Volvo FL Electric", state="charging", session_id="LV-STHLM-01:1042",
             charge_point_id="LV-STHLM-01", connector_id=1, power_kw=D("21.800"), energy_kwh=D("31.420"),
             soc_percent=D("58"), since=_at(5, 0), target_soc_percent=D("80"), estimated_end_at=_at(7, 41),
+            charge_complete=_CHARGE_COMPLETE, departure=_DEPARTURE,
         ),
         VehicleStatus(
             vehicle_id="nor-v02", name="Renault Master E-Tech", state="plugged_in", session_id="LV-STHLM-02:1043",
             charge_point_id="LV-STHLM-02", connector_id=1, power_kw=D("0.000"), energy_kwh=D("0.000"),
             soc_percent=D("35"), since=_at(6, 10), target_soc_percent=D("80"),
+            charge_complete=ChargeCompleteView(
+                at=None, done=False, confidence="low", missing=["charging power"],
+                basis="not drawing power now (waiting for the car, the charger or the schedule)",
+            ),
+            departure=_DECLARED,
         ),
         VehicleStatus(
             vehicle_id="nor-v05", name="Tesla Model Y", state="ready", session_id="LV-UPPSALA-05:1039",
             charge_point_id="LV-UPPSALA-05", connector_id=1, power_kw=D("0.000"), energy_kwh=D("44.100"),
             soc_percent=D("80"), since=_at(21, 5, day=23), target_soc_percent=D("80"),
+            charge_complete=ChargeCompleteView(
+                at=_at(2, 14), done=True, confidence="high",
+                basis="SoC 80% reached the target 80% (the vehicle's default)",
+            ),
         ),
     ],
     other_sessions=[
         SessionAtCharger(
             session_id="LV-UPPSALA-06:1044", charge_point_id="LV-UPPSALA-06", connector_id=1, driver_id="nor-d07",
             state="charging", power_kw=D("7.400"), energy_kwh=D("3.050"), since=_at(6, 5),
+            charge_complete=ChargeCompleteView(
+                at=None, done=False, confidence="low",
+                basis="charging at 7.4 kW, but nothing says how much is still to go",
+                missing=["SoC (the car does not send it)", "battery capacity (the vehicle's battery_kwh)"],
+            ),
         )
     ],
     chargers_needing_attention=[_FAULTED],
@@ -143,9 +179,26 @@ SESSION_DETAIL = SessionDetail(
     connector_id=1, site_id="sthlm-depot", vehicle_id="nor-v01", driver_id="nor-d01", started_at=_at(5, 0),
     ended_at=None, energy_kwh=D("31.420"), cost_so_far=D("109.97"), currency="SEK", power_kw=D("21.800"),
     soc_percent=D("58"), stop_reason=None, invoice_key=None,
+    charge_complete=_CHARGE_COMPLETE, departure=_DEPARTURE,
     meter_curve=[
         MeterPoint(at=_at(5, 15), energy_kwh=D("5.430"), power_kw=D("21.700"), soc_percent=D("34")),
         MeterPoint(at=_at(6, 25), energy_kwh=D("31.420"), power_kw=D("21.800"), soc_percent=D("58")),
+    ],
+)  # fmt: skip
+
+SITE_AVAILABILITY = SiteAvailability(
+    site_id="sthlm-depot", generated_at=MORNING, free_now=0, next_free_at=_at(7, 0), next_free_from=_at(7, 0),
+    next_free_by=_at(7, 0),
+    connectors=[
+        ConnectorAvailability(charge_point_id="LV-STHLM-01", connector_id=1, state="occupied",
+                              session_id="LV-STHLM-01:1042", expected_free_at=_at(8, 5),
+                              expected_free_from=_at(7, 20), expected_free_by=_at(9, 40),
+                              charge_complete_at=_at(7, 41)),
+        ConnectorAvailability(charge_point_id="LV-STHLM-02", connector_id=1, state="occupied",
+                              session_id="LV-STHLM-02:1043", expected_free_at=_at(7, 0),
+                              expected_free_from=_at(7, 0), expected_free_by=_at(7, 0)),
+        ConnectorAvailability(charge_point_id="LV-STHLM-03", connector_id=1, state="out_of_order"),
+        ConnectorAvailability(charge_point_id="LV-STHLM-03", connector_id=2, state="occupied"),
     ],
 )  # fmt: skip
 
@@ -184,6 +237,70 @@ INVALID = Problem(
 
 
 # The example a model's answers carry in the OpenAPI document.
+SCHEDULE = FleetSchedule(
+    fleet_id=FLEET,
+    sites=[
+        SiteSchedule(
+            site_id="sthlm-depot",
+            limit_kw=D("30"),
+            computed_at=_at(17, 45),
+            trigger="arrival of LV-STHLM-02:1043",
+            step_minutes=15,
+            peak_kw=D("30.000"),
+            uncontrolled_kw=D("11"),
+            cost=D("41.25"),
+            currency="SEK",
+            connectors=[
+                ConnectorSchedule(
+                    session_id="LV-STHLM-01:1041",
+                    charge_point_id="LV-STHLM-01",
+                    connector_id=1,
+                    vehicle_id="van-07",
+                    steps=[
+                        ScheduleStep(starts_at=_at(17, 45), limit_kw=D("11.000")),
+                        ScheduleStep(starts_at=_at(20, 0), limit_kw=D("0.000")),
+                    ],
+                    planned_kwh=D("24.750"),
+                    unmet_kwh=D("0.000"),
+                    energy_needed_kwh=D("24.750"),
+                    energy_basis="target SoC, SoC and battery size",
+                    departure_at=_at(6, 0, day=25),
+                    departure_basis="charging needs' departure",
+                    max_power_kw=D("11"),
+                    uncontrolled=False,
+                    profile=ProfileView(
+                        status="accepted", sent_at=_at(17, 45), answered_at=_at(17, 45), attempts=0
+                    ),
+                ),
+                ConnectorSchedule(
+                    session_id="LV-STHLM-02:1043",
+                    charge_point_id="LV-STHLM-02",
+                    connector_id=1,
+                    vehicle_id="van-12",
+                    steps=[ScheduleStep(starts_at=_at(17, 45), limit_kw=D("8.000"))],
+                    planned_kwh=D("30.000"),
+                    unmet_kwh=D("0.000"),
+                    energy_needed_kwh=D("30"),
+                    energy_basis="default 30 kWh (no target energy; SoC unknown)",
+                    departure_at=_at(7, 30, day=25),
+                    departure_basis="the vehicle's usual departure",
+                    max_power_kw=D("11"),
+                    uncontrolled=True,
+                    profile=ProfileView(
+                        status="rejected",
+                        reason="charger answered Rejected",
+                        sent_at=_at(17, 45),
+                        answered_at=_at(17, 45),
+                        attempts=1,
+                        next_retry_at=_at(17, 46),
+                    ),
+                ),
+            ],
+        )
+    ],
+)
+
+
 BY_MODEL: dict[type, dict[str, Any]] = {
     type(model): example(model, summary)
     for model, summary in (
@@ -192,9 +309,11 @@ BY_MODEL: dict[type, dict[str, Any]] = {
         (CHARGER_DETAIL, "November so far: a night unavailable, an hour offline, a fault now"),
         (SESSIONS, "A page of sessions, newest first"),
         (SESSION_DETAIL, "A session charging now, with its cost so far"),
+        (SITE_AVAILABILITY, "Every connector taken: the next one frees up at 07:00"),
         (VEHICLES, "A page of vehicles with their state now"),
         (VEHICLE_DETAIL, "A vehicle charging now"),
         (INVOICES, "A page of invoices"),
         (ENERGY, "Energy and cost per vehicle for November"),
+        (SCHEDULE, "A depot at its 30 kW limit: one charger follows its profile, one refused it"),
     )
 }

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from shared.adapters.analytics_table import AnalyticsTable
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
+from shared.adapters.site_schedules import SiteSchedules
 from shared.analytics import AnalyticsQueries
 from shared.charger_health import ChargerHealthQueries
 from shared.finance import FinanceQueries
 from shared.fleet import FleetQueries
 from shared.fleet_lists import FleetLists
+from shared.fleet_schedule import ScheduleQueries
 from shared.registry_admin import RegistryAdmin
 from shared.settings import FleetApiSettings
 
@@ -24,6 +26,7 @@ class Services:
     analytics: AnalyticsQueries
     registry: RegistryAdmin
     lists: FleetLists
+    schedule: ScheduleQueries
 
     @classmethod
     def from_settings(cls, settings: FleetApiSettings) -> Services:
@@ -41,4 +44,5 @@ class Services:
             analytics=AnalyticsQueries(AnalyticsTable(settings.analytics_table), registry),
             registry=RegistryAdmin(registry, sessions),
             lists=FleetLists(registry, sessions),
+            schedule=ScheduleQueries(SiteSchedules(settings.registry_table)),
         )

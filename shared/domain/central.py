@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from shared.domain import charger_health, energy
 from shared.domain import ocpp_framing as framing
-from shared.domain.ports import BillingWorkflowPort, RegistryPort, SessionsPort
+from shared.domain.ports import BillingWorkflowPort, CommandsPort, RegistryPort, SessionsPort
 from shared.models.registry import ChargerPlacement
 
 Handler = Callable[[str, ChargerPlacement, dict[str, Any]], "Outcome"]
@@ -59,8 +59,10 @@ class CentralSystemBase(ABC):
         *,
         heartbeat_interval_seconds: int = 300,
         clock: Callable[[], datetime] = utc_now,
+        commands: CommandsPort | None = None,
     ) -> None:
         self._registry = registry
+        self._commands = commands
         self._sessions = sessions
         self._workflow = workflow
         self._heartbeat_interval = heartbeat_interval_seconds
@@ -92,8 +94,7 @@ class CentralSystemBase(ABC):
         if isinstance(frame, framing.FrameProblem):
             return self.reject(frame)
         if isinstance(frame, framing.Response):
-            # Laddvakt sends no commands yet, so any CallResult/CallError is unsolicited.
-            return Outcome(None, f"unsolicited response to message {frame.message_id!r}")
+            return self.settle(charge_point_id, frame)
         if not framing.has_schema(frame.action, self.VERSION):
             return self.reject(
                 framing.FrameProblem(
@@ -130,6 +131,20 @@ class CentralSystemBase(ABC):
                 frame.action,
             )
         return handler(frame.message_id, placement, frame.payload)
+
+    def settle(self, charge_point_id: str, response: framing.Response) -> Outcome:
+        """A charger's answer to a command Laddvakt sent (SetChargingProfile): recorded on the
+        pending command, which the scheduler reads from the table's stream. An answer to nothing
+        pending (not ours, expired, answered twice) is kept for an operator."""
+        status, reason = answer_of(response)
+        settled = (
+            self._commands.answer(charge_point_id, response.message_id, status, reason, self._clock())
+            if self._commands is not None
+            else None
+        )
+        if settled is None:
+            return Outcome(None, f"unsolicited response to message {response.message_id!r}")
+        return Outcome(None, None, getattr(settled, "action", None))
 
     def seen(self, charge_point_id: str, previous: datetime | None, now: datetime) -> None:
         """A frame arriving `now` replaced the charger's last-seen time `previous`: if the charger
@@ -197,6 +212,22 @@ class CentralSystemBase(ABC):
             else None
         )
         return Outcome(reply, f"{problem.error_code}: {problem.reason}", action)
+
+
+def answer_of(response: framing.Response) -> tuple[str, str | None]:
+    """accepted, or rejected with the charger's reason (a status other than Accepted, or a CallError)."""
+    if response.message_type == framing.CALL_ERROR:
+        code, description = [*response.payload, "", ""][:2]
+        return "rejected", f"CallError {code}: {description}".strip().rstrip(":")
+    payload = response.payload[0] if response.payload and isinstance(response.payload[0], dict) else {}
+    status = str(payload.get("status", "(no status)"))
+    if status == "Accepted":
+        return "accepted", None
+    info = payload.get("statusInfo") or {}
+    detail = (
+        f" ({info.get('reasonCode')}: {info.get('additionalInfo', '')})".replace(": )", ")") if info else ""
+    )
+    return "rejected", f"charger answered {status}{detail}"
 
 
 _ONLY_201 = {

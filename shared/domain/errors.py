@@ -74,3 +74,7 @@ class InvalidInput(LaddvaktError):
     def __init__(self, *problems: tuple[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
         self.fields = [field for field, _ in problems]
+
+
+class ScheduleConflict(Conflict):
+    """Another recompute stored the site's plan first: read it again and recompute."""

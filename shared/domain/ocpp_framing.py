@@ -148,6 +148,11 @@ def _decimal_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def call(message_id: str, action: str, payload: dict[str, Any]) -> str:
+    """A command from Laddvakt to a charger."""
+    return json.dumps([CALL, message_id, action, payload], default=_decimal_default, separators=(",", ":"))
+
+
 def call_result(message_id: str, payload: dict[str, Any]) -> str:
     return json.dumps([CALL_RESULT, message_id, payload], default=_decimal_default, separators=(",", ":"))
 

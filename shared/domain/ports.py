@@ -133,5 +133,13 @@ class ChargerLinkPort(Protocol):
     def send(self, charge_point_id: str, frame: str) -> None: ...
 
 
+class CommandsPort(Protocol):
+    """Commands Laddvakt sent and waits on: a charger's CallResult/CallError settles one."""
+
+    def answer(
+        self, charge_point_id: str, message_id: str, status: str, reason: str | None, at: datetime
+    ) -> Any: ...
+
+
 class QuarantinePort(Protocol):
     def keep(self, frame: RejectedFrame) -> None: ...

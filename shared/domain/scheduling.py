@@ -166,9 +166,11 @@ def _limit_at(steps: tuple[PowerStep, ...], at: datetime) -> Decimal | None:
 
 
 def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str | None]:
-    """The steps [first, end) this demand may charge in (whole steps before its departure), and
+    """The steps [first, end) this demand may charge in (every step that starts before its
+    departure: a limit holds while the vehicle is there, so the step it leaves in counts whole,
+    as a charger applies it), and
     why there are none when the demand itself rules charging out."""
-    end = math.floor((demand.departure_at - problem.now) / problem.step)
+    end = math.ceil((demand.departure_at - problem.now) / problem.step)
     first = 0
     if demand.available_from is not None and demand.available_from > problem.now:
         first = math.ceil((demand.available_from - problem.now) / problem.step)
@@ -179,7 +181,7 @@ def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str
     if demand.max_power_kw <= 0:
         return 0, 0, "no power allowed"
     if end <= first:
-        return 0, 0, "departs before a whole step is left"
+        return 0, 0, "arrives after it departs"
     if problem.departure_margin > timedelta(0):
         # Never shorter than it takes at full power: the margin hurries a plan, it does not cut it.
         step_hours = problem.step / timedelta(hours=1)

@@ -7,7 +7,6 @@ is in now and what the charger says about that connector.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -45,21 +44,3 @@ def vehicle_state(
     if car_done and delivered is not None and delivered > 0:
         return "ready"
     return "plugged_in"
-
-
-def end_at_present_power(
-    session: Session, *, battery_kwh: Decimal | None, target_soc_percent: Decimal | None
-) -> datetime | None:
-    """When the vehicle reaches its target SoC if it keeps charging at its present power: the
-    simplest estimate there is, known only when the car reports its SoC and the fleet its
-    battery size. None when it cannot be said (not charging, no SoC, no battery size, at target)."""
-    power_w, soc = session.latest_power_w, session.latest_soc_percent
-    if not is_charging(power_w) or soc is None or battery_kwh is None or target_soc_percent is None:
-        return None
-    missing_kwh = (target_soc_percent - soc) / 100 * battery_kwh
-    if missing_kwh <= 0:
-        return None
-    assert power_w is not None  # is_charging says so
-    hours = missing_kwh * 1000 / power_w
-    since = session.latest_soc_at or session.latest_sample_at or session.started_at
-    return since + timedelta(seconds=int(hours * 3600))

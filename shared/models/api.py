@@ -13,6 +13,39 @@ from shared.domain.vehicle_state import VehicleState
 ChargerState = Literal["charging", "occupied", "available", "faulted", "unavailable", "offline", "unknown"]
 
 
+Confidence = Literal["high", "medium", "low"]
+
+
+class ChargeCompleteView(BaseModel):
+    """When the battery reaches its target (charging complete)."""
+
+    at: datetime | None = Field(
+        description="When the target is reached (UTC); once `done`, the moment charging completed. "
+        "Null when it cannot be said: `missing` says what would let it be said"
+    )
+    done: bool = Field(description="Charging is complete: target SoC or energy reached, or the car stopped")
+    confidence: Confidence
+    basis: str = Field(description="What the estimate rests on, in words")
+    missing: list[str] = Field(default=[], description="What is not known and lowers the confidence")
+    remaining_kwh: Decimal | None = Field(default=None, description="Energy still to add to reach the target")
+
+
+class DepartureView(BaseModel):
+    """When the vehicle is expected to unplug (the session ends and the connector frees up)."""
+
+    p10_at: datetime = Field(description="1 in 10 such vehicles leaves before this (UTC)")
+    p50_at: datetime = Field(description="The middle estimate (UTC)")
+    p90_at: datetime = Field(description="9 in 10 leave before this (UTC)")
+    basis: str
+    confidence: Confidence
+    declared_departure_at: datetime | None = Field(
+        default=None,
+        description="The departure declared by the fleet's charging needs, the EV (2.0.1) or the vehicle's "
+        "usual departure: an input of the estimate, weighed by how well declarations have predicted real "
+        "departures, so the estimate may differ from it",
+    )
+
+
 class VehicleStatus(BaseModel):
     vehicle_id: str
     name: str
@@ -32,8 +65,15 @@ class VehicleStatus(BaseModel):
     )
     estimated_end_at: datetime | None = Field(
         default=None,
-        description="When it reaches its target SoC at the present power (UTC); absent unless it is "
-        "charging and both its SoC and battery size are known",
+        description="When charging completes (UTC): `charge_complete.at` while it charges; absent when "
+        "that cannot be said",
+    )
+    charge_complete: ChargeCompleteView | None = Field(
+        default=None, description="When the battery reaches its target; absent when in no session"
+    )
+    departure: DepartureView | None = Field(
+        default=None,
+        description="When it is expected to unplug; absent when in no session or nothing is known to say",
     )
 
 
@@ -49,6 +89,8 @@ class SessionAtCharger(BaseModel):
     energy_kwh: Decimal | None = None
     soc_percent: Decimal | None = None
     since: datetime
+    charge_complete: ChargeCompleteView | None = None
+    departure: DepartureView | None = None
 
 
 class ConnectorView(BaseModel):
@@ -212,7 +254,48 @@ class SessionDetail(BaseModel):
         default=None,
         description="Why the invoice must be corrected (a late stop, or readings that arrived after billing)",
     )
+    charge_complete: ChargeCompleteView | None = Field(
+        default=None, description="While active: when the battery reaches its target"
+    )
+    departure: DepartureView | None = Field(
+        default=None, description="While active: when the vehicle is expected to unplug"
+    )
     meter_curve: list[MeterPoint]
+
+
+class ConnectorAvailability(BaseModel):
+    charge_point_id: str
+    connector_id: int
+    state: Literal["free", "occupied", "out_of_order"] = Field(
+        description="free: nobody plugged in and it can charge; occupied: in use; out_of_order: faulted, "
+        "unavailable or the charger is offline"
+    )
+    session_id: str | None = Field(default=None, description="The caller's fleet's session on it, if any")
+    expected_free_at: datetime | None = Field(
+        default=None,
+        description="Occupied: when it is expected to free up (the departure estimate's P50, UTC); null "
+        "when it cannot be said (a session outside the fleet, or nothing known)",
+    )
+    expected_free_from: datetime | None = Field(default=None, description="The departure estimate's P10")
+    expected_free_by: datetime | None = Field(default=None, description="The departure estimate's P90")
+    charge_complete_at: datetime | None = Field(
+        default=None, description="When the car on it is expected to finish charging"
+    )
+
+
+class SiteAvailability(BaseModel):
+    """For a driver waiting at a site: which connectors are free, and when the next one frees up."""
+
+    site_id: str
+    generated_at: datetime
+    free_now: int = Field(description="Connectors free now")
+    next_free_at: datetime | None = Field(
+        description="Now when one is free; else the earliest expected free time (P50) of an occupied "
+        "connector; null when none can be said"
+    )
+    next_free_from: datetime | None = Field(default=None, description="That connector's P10")
+    next_free_by: datetime | None = Field(default=None, description="That connector's P90")
+    connectors: list[ConnectorAvailability] = Field(description="By charger and connector id")
 
 
 class InvoiceSummary(BaseModel):
@@ -253,3 +336,61 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+
+
+class ScheduleStep(BaseModel):
+    starts_at: datetime = Field(description="From this time (UTC) until the next step or the plan's end")
+    limit_kw: Decimal = Field(description="At most this power on the connector")
+
+
+class ProfileView(BaseModel):
+    status: Literal["pending", "accepted", "rejected", "not_sent"] = Field(
+        description="What the charger made of the connector's latest SetChargingProfile: pending (sent, "
+        "no answer yet), accepted (the charger follows the plan), rejected (Rejected, a CallError or no "
+        "answer within 60 s: the connector counts at full power and the profile is retried with backoff), "
+        "not_sent"
+    )
+    reason: str | None = Field(default=None, description="Why it was refused, as the charger said")
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    attempts: int = Field(description="Refusals in a row")
+    next_retry_at: datetime | None = Field(default=None, description="When it is sent again (UTC)")
+
+
+class ConnectorSchedule(BaseModel):
+    session_id: str
+    charge_point_id: str
+    connector_id: int
+    vehicle_id: str | None = None
+    steps: list[ScheduleStep] = Field(description="Power limits over time, oldest first")
+    planned_kwh: Decimal = Field(description="Energy the plan delivers by the departure")
+    unmet_kwh: Decimal = Field(description="Energy still needed that the plan cannot deliver in time")
+    energy_needed_kwh: Decimal
+    energy_basis: str = Field(description="Where the energy need comes from (charging needs, SoC, default)")
+    departure_at: datetime
+    departure_basis: str = Field(
+        description="Where the departure comes from (charging needs, usual departure, estimate P10, default)"
+    )
+    max_power_kw: Decimal = Field(description="The smaller of the connector's and the vehicle's limits")
+    uncontrolled: bool = Field(description="Its charger refused the profile: counted at full power")
+    profile: ProfileView
+
+
+class SiteSchedule(BaseModel):
+    site_id: str
+    limit_kw: Decimal = Field(description="The site's grid limit")
+    computed_at: datetime
+    trigger: str = Field(description="What made Laddvakt plan the site again")
+    step_minutes: int
+    peak_kw: Decimal = Field(description="The plan's highest site load, uncontrolled connectors included")
+    uncontrolled_kw: Decimal = Field(
+        description="Load the plan cannot steer (refused profiles, other fleets' sessions), kept free"
+    )
+    cost: Decimal | None = Field(description="Energy cost of the plan excluding VAT; null without prices")
+    currency: str | None = None
+    connectors: list[ConnectorSchedule]
+
+
+class FleetSchedule(BaseModel):
+    fleet_id: str
+    sites: list[SiteSchedule] = Field(description="Sites with a grid limit and a plan, by site id")

@@ -194,7 +194,8 @@ class ChargingNeedsInput(_Body):
     )
 
     departure_at: AwareDatetime = Field(
-        description="With its UTC offset; at most a day ago, at most a year ahead"
+        description="With its UTC offset; not in the past, at most a year ahead (a target_soc_percent "
+        "below the SoC of the plugged-in vehicle is refused too)"
     )
     target_soc_percent: Percent | None = None
     target_energy_kwh: Kilowatts | None = None

@@ -66,8 +66,9 @@ class Session(BaseModel):
     status: SessionStatus = SessionStatus.ACTIVE
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
-    # None until the first register reading (a 2.0.1 transaction may start before one).
-    meter_start_wh: Decimal | None
+    # None until the first register reading (a 2.0.1 transaction may start before one); stored
+    # items leave a None out, so it defaults to None when read back.
+    meter_start_wh: Decimal | None = None
     meter_stop_wh: Decimal | None = None
     energy_wh: Decimal | None = None
     latest_register_wh: Decimal | None = None

@@ -32,6 +32,7 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
     paths = set(json.loads(COMMITTED.read_text())["paths"])
     assert paths == {
         "/fleet/status",
+        "/fleet/schedule",
         "/vehicles",
         "/vehicles/{vehicle_id}",
         "/vehicles/{vehicle_id}/sessions",
@@ -47,6 +48,7 @@ def test_the_documented_routes_are_the_routes_fleet_apps_use():
         "/analytics/arrivals",
         "/sites",
         "/sites/{site_id}",
+        "/sites/{site_id}/availability",
         "/vehicles/{vehicle_id}/charging-needs",
         "/drivers",
         "/drivers/{driver_id}",

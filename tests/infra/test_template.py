@@ -199,7 +199,7 @@ def test_the_close_and_invoice_state_machine(synthesized_template):
     while states[state]["Type"] == "Task":
         order.append(state)
         state = states[state]["Next"]
-    assert order == ["PriceSession", "WriteInvoice", "MarkInvoiced", "RecordRollups"]
+    assert order == ["PriceSession", "WriteInvoice", "MarkInvoiced", "RecordRollups", "RecordVehicleProfile"]
     # and the priced session stays in the state past the invoice, for the rollups to read
     assert states["WriteInvoice"]["ResultPath"] == "$.invoice"
     assert (states["MarkInvoiced"]["InputPath"], states["MarkInvoiced"]["ResultPath"]) == (
@@ -207,6 +207,10 @@ def test_the_close_and_invoice_state_machine(synthesized_template):
         "$.invoiced",
     )
     assert "InputPath" not in states["RecordRollups"] and "ResultPath" not in states["RecordRollups"]
+    # and the vehicle's profile learns from the session once its rollups are recorded (their
+    # result, the session id, is its whole input)
+    profile = states["RecordVehicleProfile"]
+    assert "InputPath" not in profile and "ResultPath" not in profile
     assert states[state]["Type"] == "Succeed" and states["Held"]["Type"] == "Succeed"
     assert states[FAILED_STATE]["Type"] == "Fail"
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
@@ -250,11 +254,13 @@ EXPECTED_ENV = {
     "write-invoice": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "mark-invoiced": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "record-rollups": {"SESSIONS_TABLE", "ANALYTICS_TABLE"},
+    "record-vehicle-profile": {"REGISTRY_TABLE", "SESSIONS_TABLE"},
     "fleet-api": {"REGISTRY_TABLE", "SESSIONS_TABLE", "BILLING_TABLE", "INVOICE_BUCKET", "ANALYTICS_TABLE"},
     "statement-day": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "write-statement": {"REGISTRY_TABLE", "SESSIONS_TABLE", "INVOICE_BUCKET", "BILLING_TABLE"},
     "start-statements": {"REGISTRY_TABLE", "STATEMENT_STATE_MACHINE_ARN"},
     "publish-events": {"FLEET_EVENT_BUS"},
+    "schedule-site": {"REGISTRY_TABLE", "SESSIONS_TABLE", "IOT_DATA_ENDPOINT"},
     "reap-sessions": {
         "REGISTRY_TABLE",
         "SESSIONS_TABLE",
@@ -282,8 +288,10 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         BillingSettings,
         FleetApiSettings,
         IngestSettings,
+        ProfileSettings,
         PublishEventsSettings,
         RollupSettings,
+        ScheduleSiteSettings,
         StatementSettings,
     )
 
@@ -292,10 +300,12 @@ def test_the_settings_models_read_exactly_what_cdk_sets():
         "write-invoice": BillingSettings,
         "fleet-api": FleetApiSettings,
         "record-rollups": RollupSettings,
+        "record-vehicle-profile": ProfileSettings,
         "write-statement": BillingSettings,
         "statement-day": BillingSettings,
         "start-statements": StatementSettings,
         "publish-events": PublishEventsSettings,
+        "schedule-site": ScheduleSiteSettings,
     }
     for key, model in required.items():
         fields = {name.upper() for name, info in model.model_fields.items() if info.is_required()}
@@ -406,5 +416,14 @@ def test_the_fleet_api_manages_the_registry_but_only_reads_sessions(synthesized_
     registry = _table_actions(synthesized_template, "fleet-api", NAMES.registry_table)
     assert {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= registry
     sessions = _table_actions(synthesized_template, "fleet-api", NAMES.sessions_table)
+    assert "dynamodb:Query" in sessions
+    assert not sessions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def test_the_vehicle_profile_step_writes_the_registry_and_only_reads_sessions(synthesized_template):
+    # It puts one profile item per vehicle, conditional on the version it read
+    registry = _table_actions(synthesized_template, "record-vehicle-profile", NAMES.registry_table)
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= registry
+    sessions = _table_actions(synthesized_template, "record-vehicle-profile", NAMES.sessions_table)
     assert "dynamodb:Query" in sessions
     assert not sessions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}

@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 
+from shared.adapters.charger_link import ChargerLink
 from shared.adapters.registry_table import BY_FLEET_INDEX, RegistryTable
+from shared.adapters.sessions_table import SessionsTable
+from shared.adapters.site_schedules import SiteSchedules
 from shared.models.registry import (
     Charger,
     ChargingNeeds,
@@ -34,6 +37,7 @@ from shared.models.registry import (
     Token,
     Vehicle,
 )
+from shared.scheduling import SchedulingService
 from tests.frames import api_event, call, published, sqs_event
 from tests.unit.conftest import EXAMPLE_REGISTRY
 
@@ -75,7 +79,16 @@ def _document(operator: Any, t: Tenant) -> RegistryDocument:
         fleets=[
             Fleet(id=t.id, name=f"{t.secret} AB", organisation_number="5560002221", buyer_reference="ISO")
         ],
-        sites=[Site(id=s, fleet_id=t.id, name=f"{t.secret} depot", tariff=tariff) for s in t.sites],
+        sites=[
+            Site(
+                id=s,
+                fleet_id=t.id,
+                name=f"{t.secret} depot",
+                tariff=tariff,
+                grid_limit_kw=Decimal(30) if s == t.sites[0] else None,
+            )
+            for s in t.sites
+        ],
         chargers=[Charger(id=c, site_id=t.sites[0], connectors=2) for c in t.chargers],
         vehicles=[
             Vehicle(id=v, fleet_id=t.id, name=f"{t.secret} van", battery_kwh=Decimal(60)) for v in t.vehicles
@@ -161,6 +174,14 @@ def world(aws, handlers, context) -> World:
             target_soc_percent=Decimal(90), updated_at=now,
         )
     )  # fmt: skip
+    # B's depot is planned: its schedule must never reach A
+    scheduled = SchedulingService(
+        RegistryTable(aws.registry_table, cache_seconds=0),
+        SessionsTable(aws.sessions_table),
+        SiteSchedules(aws.registry_table),
+        ChargerLink(),
+    ).reschedule(b.sites[0], "arrival")
+    assert scheduled is not None and scheduled.connectors
     cursors = {}
     for path in ("/sessions", "/invoices", "/vehicles", "/sites", "/drivers", "/tokens"):
         status, body = call_api(handlers, context, b.id, "GET", path, {"limit": "1"})
@@ -186,6 +207,10 @@ def attempts(w: World) -> dict[tuple[str, str], list[Attempt]]:
     gone = "nobody-has-this-id"
     return {
         ("GET", "/fleet/status"): [Attempt("/fleet/status", {200}, {"include_away": "true"})],
+        ("GET", "/fleet/schedule"): [
+            Attempt("/fleet/schedule", {200}),
+            Attempt("/fleet/schedule", {200}, {"site_id": b.sites[0]}),
+        ],
         ("GET", "/chargers"): [Attempt("/chargers", {200})],
         ("GET", "/chargers/{charge_point_id}"): [Attempt(f"/chargers/{b.chargers[0]}", {404}, missing=gone)],
         ("PUT", "/chargers/{charge_point_id}"): [
@@ -248,6 +273,10 @@ def attempts(w: World) -> dict[tuple[str, str], list[Attempt]]:
             Attempt("/sites", {400}, {"cursor": w.cursors["/sites"]}),
         ],
         ("GET", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[0]}", {404}, missing=gone)],
+        ("GET", "/sites/{site_id}/availability"): [
+            Attempt(f"/sites/{b.sites[0]}/availability", {404}, missing=gone),
+            Attempt(f"/sites/{a.sites[0]}/availability", {200}),
+        ],
         ("PUT", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[1]}", {409}, body={"name": "hijacked"})],
         ("DELETE", "/sites/{site_id}"): [Attempt(f"/sites/{b.sites[1]}", {404}, missing=gone)],
         ("GET", "/drivers"): [

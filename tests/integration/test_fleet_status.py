@@ -112,10 +112,26 @@ def test_only_vehicles_at_a_charger_are_listed_with_what_they_are_doing(handlers
         "2.000",
         "50",
     )
-    # 60 kWh × (80 − 50) % = 18 kWh at 11 kW: 1 h 38 min after the SoC was read at 05:30
-    assert van1["estimated_end_at"].startswith("2026-11-24T07:08:10")
-    assert by_id[f"van-2-{fleet}"]["state"] == "plugged_in"
-    assert by_id[f"van-2-{fleet}"].get("estimated_end_at") is None
+    # 60 kWh × (80 − 50) % = 18 kWh still to go at 11 kW; the reading is days old by the test's
+    # clock, so the estimate says so and never lies in the past
+    complete = van1["charge_complete"]
+    assert (complete["done"], complete["remaining_kwh"], complete["confidence"]) == (False, "18.0", "medium")
+    assert complete["basis"].startswith("SoC 50% of 60 kWh to 80% (the vehicle's default), at 11.0 kW")
+    assert "min old" in complete["basis"]
+    assert van1["estimated_end_at"] == complete["at"]
+    assert datetime.fromisoformat(complete["at"]) >= datetime.fromisoformat(body["generated_at"])
+    van2 = by_id[f"van-2-{fleet}"]
+    assert van2["state"] == "plugged_in"
+    assert van2.get("estimated_end_at") is None
+    assert van2["charge_complete"]["at"] is None and van2["charge_complete"]["missing"] == ["charging power"]
+    # No charging needs, no usual departure, no past visits: the model alone, and it says so
+    departure = van1["departure"]
+    assert departure["confidence"] == "low" and departure["declared_departure_at"] is None
+    assert (
+        "no declared departure" in departure["basis"]
+        and "no past visits of this vehicle" in departure["basis"]
+    )
+    assert departure["p10_at"] <= departure["p50_at"] <= departure["p90_at"]
 
 
 def test_a_session_whose_card_names_no_vehicle_is_still_shown(handlers, context, fleet):
@@ -146,15 +162,14 @@ def test_away_vehicles_are_listed_on_request(handlers, context, fleet):
     }
 
 
-def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(handlers, context, fleet, aws):
-    # Given a warm container (the vehicle records are cached for a minute)
-    status(handlers, context, fleet)
-    queries: list[dict] = []
+def _requests(handlers, context, fleet) -> list[dict]:
+    """The DynamoDB requests one status call makes."""
+    requests: list[dict] = []
     client = handlers["fleet_api"].services.fleet._registry._table.meta.client
     sessions_client = handlers["fleet_api"].services.fleet._sessions._table.meta.client
 
     def record(params, **_):
-        queries.append(params)
+        requests.append(params)
 
     for c in {id(client): client, id(sessions_client): sessions_client}.values():
         c.meta.events.register("provide-client-params.dynamodb.*", record)
@@ -163,10 +178,30 @@ def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(h
     finally:
         for c in {id(client): client, id(sessions_client): sessions_client}.values():
             c.meta.events.unregister("provide-client-params.dynamodb.*", record)
+    return requests
+
+
+def test_status_reads_what_is_active_not_the_fleets_vehicles_tokens_or_history(handlers, context, fleet, aws):
+    # Given a warm container (the vehicle records, profiles and charging needs are cached a minute)
+    status(handlers, context, fleet)
+    requests = _requests(handlers, context, fleet)
     # Then it made two queries: the fleet's active sessions, and its chargers' range of the index
-    conditions = sorted(q.get("IndexName", "") for q in queries)
-    assert conditions == ["active_by_fleet", "by_fleet"]
-    assert not any("Scan" in str(q) for q in queries)
+    assert sorted(q["IndexName"] for q in requests) == ["active_by_fleet", "by_fleet"]
+    assert not any("Scan" in str(q) for q in requests)
+
+
+def test_status_reads_what_the_estimates_need_in_one_batch(handlers, context, fleet, aws):
+    # Given a container whose cached profiles and charging needs have expired
+    status(handlers, context, fleet)
+    handlers["fleet_api"].services.fleet._registry._cache.forget_prefix("live:")
+    requests = _requests(handlers, context, fleet)
+    # Then besides the two queries it reads the plugged-in vehicles' profiles and charging needs,
+    # and their site's recent stays, in one BatchGetItem, never a request per vehicle
+    (batch,) = [q for q in requests if "RequestItems" in q]
+    keys = {(k["pk"], k["sk"]) for k in batch["RequestItems"][aws.registry_table]["Keys"]}
+    vehicles = {(f"VEHICLE#van-{n}-{fleet}", sk) for n in (1, 2) for sk in ("PROFILE", "NEEDS")}
+    assert keys == vehicles | {(f"SITE#{fleet}-depot", "STAYS")}
+    assert len(requests) == 3
 
 
 def test_a_vehicle_shows_its_charging_needs_and_is_ready_at_their_target(
@@ -181,18 +216,28 @@ def test_a_vehicle_shows_its_charging_needs_and_is_ready_at_their_target(
         return json.loads(response["body"])
 
     assert vehicle()["state"] == "plugged_in" and vehicle()["charging_needs"] is None
-    # When the fleet manager says 25 % is enough for its next trip
-    departure = "2026-11-24T15:00:00+00:00"
-    put = api_event(
-        f"/vehicles/{van}/charging-needs", fleet, method="PUT",
-        body={"departure_at": departure, "target_soc_percent": "25"},
-    )  # fmt: skip
     monkeypatch.setattr(
         handlers["fleet_api"].services.registry, "_clock", lambda: datetime(2026, 11, 24, 6, tzinfo=UTC)
     )
-    assert handlers["fleet_api"].lambda_handler(put, context)["statusCode"] in (200, 201)
+    departure = "2026-11-24T15:00:00+00:00"
+
+    def put(target: str) -> dict:
+        return handlers["fleet_api"].lambda_handler(
+            api_event(
+                f"/vehicles/{van}/charging-needs", fleet, method="PUT",
+                body={"departure_at": departure, "target_soc_percent": target},
+            ),
+            context,
+        )  # fmt: skip
+
+    # When the fleet manager asks for 25 %, below the 30 % it has: refused, saying why
+    refused = put("25")
+    assert refused["statusCode"] == 422
+    assert "below the vehicle's SoC now (30%" in json.loads(refused["body"])["detail"]
+    # When the fleet manager says the 30 % it has is enough for its next trip
+    assert put("30")["statusCode"] in (200, 201)
     # Then the vehicle shows them, and counts as ready
     shown = vehicle()
-    assert shown["charging_needs"]["target_soc_percent"] == "25"
+    assert shown["charging_needs"]["target_soc_percent"] == "30"
     assert shown["charging_needs"]["departure_at"].startswith("2026-11-24T15:00:00")
     assert shown["state"] == "ready"

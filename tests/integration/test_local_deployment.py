@@ -43,16 +43,23 @@ def test_functions_state_machine_rule_and_event_source_come_from_the_template(
     assert {(s.function_name, s.every_seconds) for s in deployed.schedules} == {
         (NAMES.function("reap-sessions"), 300),
         (NAMES.function("start-statements"), None),
+        (NAMES.function("schedule-site"), 60),
     }
     assert deployed.outputs["RegistryTableName"] == NAMES.registry_table
-    # The live events: the bus, and publish-events reading both tables' streams, filtered
+    # The live events and depot scheduling: publish-events and schedule-site each read both
+    # tables' streams, filtered, with their own dead letters
     assert set(deployed.event_buses.values()) == {NAMES.fleet_event_bus}
-    streams = {s.table_name: s for s in deployed.stream_sources}
-    assert set(streams) == {NAMES.sessions_table, NAMES.registry_table}
+    dead_letters = {
+        NAMES.function("publish-events"): NAMES.fleet_events_dead_letter_queue,
+        NAMES.function("schedule-site"): NAMES.schedule_dead_letter_queue,
+    }
+    streams = {(s.function_name, s.table_name): s for s in deployed.stream_sources}
+    assert set(streams) == {
+        (f, t) for f in dead_letters for t in (NAMES.sessions_table, NAMES.registry_table)
+    }
     for stream in streams.values():
-        assert stream.function_name == NAMES.function("publish-events")
         assert stream.report_batch_item_failures and stream.bisect_batch_on_error
-        assert stream.on_failure_queue_url.endswith(f"/{NAMES.fleet_events_dead_letter_queue}")
+        assert stream.on_failure_queue_url.endswith(f"/{dead_letters[stream.function_name]}")
         assert stream.stream_arn.startswith(
             f"arn:aws:dynamodb:{OTHER_REGION}:123456789012:table/{stream.table_name}/stream/"
         )
@@ -73,7 +80,14 @@ def test_the_state_machine_definition_resolves_to_the_deployed_functions(synthes
     resources = [state["Resource"] for state in definition["States"].values() if state["Type"] == "Task"]
     assert resources == [
         f"arn:aws:lambda:eu-north-1:123456789012:function:{NAMES.function(key)}"
-        for key in ("finalize-session", "price-session", "write-invoice", "mark-invoiced", "record-rollups")
+        for key in (
+            "finalize-session",
+            "price-session",
+            "write-invoice",
+            "mark-invoiced",
+            "record-rollups",
+            "record-vehicle-profile",
+        )
     ]
 
 

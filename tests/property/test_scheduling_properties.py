@@ -32,7 +32,9 @@ def problems(draw: st.DrawFn) -> SiteProblem:
             charge_point_id=f"CP{i}",
             connector_id=1,
             energy_needed_kwh=draw(st.decimals(min_value=0, max_value=30, places=2)),
-            departure_at=NOW + STEP * draw(st.integers(-2, 36)),
+            departure_at=NOW
+            + STEP * draw(st.integers(-2, 36))
+            + timedelta(minutes=draw(st.sampled_from([0, 0, 2]))),
             max_power_kw=draw(
                 st.sampled_from([Decimal(0), Decimal("3.7"), Decimal("7.4"), Decimal(11), Decimal(22)])
             ),
@@ -67,7 +69,8 @@ def grid(plan: SitePlan) -> list[list[Decimal]]:
 
 
 def whole_steps(problem: SiteProblem, demand: ChargingDemand) -> int:
-    return max(0, (demand.departure_at - problem.now) // problem.step)
+    """Every step that starts before the departure."""
+    return max(0, -((problem.now - demand.departure_at) // problem.step))
 
 
 def step_prices(problem: SiteProblem, steps: int) -> list[float]:

@@ -146,7 +146,6 @@ def test_a_vehicle_known_to_arrive_later_gets_nothing_before_it_arrives():
         (demand("A", "5", 2, "0"), "no power allowed"),
         (demand("A", "5", 2, "-3"), "no power allowed"),
         (demand("A", "-2", 2, "11"), "nothing needed"),
-        (demand("A", "5", 0.04, "11"), "before a whole step"),
     ],
 )
 def test_a_demand_that_rules_charging_out_gets_nothing_and_says_why(bad: ChargingDemand, note: str):
@@ -160,6 +159,13 @@ def test_a_demand_that_rules_charging_out_gets_nothing_and_says_why(bad: Chargin
     assert odd.note is not None and note in odd.note
     # And the ordinary one is planned as usual
     assert by_id(plan)["B"].planned_kwh == D("5.000")
+
+
+def test_a_vehicle_leaving_within_the_step_keeps_full_power_in_it():
+    # Given a car leaving in 3 minutes of a 5-minute step (an estimate: it may well stay longer)
+    plan = plan_site(problem("22", demand("A", "5", 0.05, "11")))
+    # Then the step it leaves in is planned at its full power, not cut to zero
+    assert plan.connectors[0].steps == (PowerStep(NOW, D("11.000")),)
 
 
 def test_a_limit_below_the_uncontrolled_load_holds_everything_at_zero_and_says_so():

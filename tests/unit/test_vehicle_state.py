@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from shared.domain.vehicle_state import end_at_present_power, vehicle_state
+from shared.domain.vehicle_state import vehicle_state
 from shared.models.sessions import Session
 
 START = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
@@ -62,21 +62,3 @@ def test_a_car_that_never_took_energy_is_waiting_not_ready():
     s = session(latest_power_w=Decimal(0), latest_register_wh=Decimal(1000))
     assert vehicle_state(s, connector_status="SuspendedEV") == "plugged_in"
     assert vehicle_state(s, connector_status="SuspendedEVSE") == "plugged_in"
-
-
-def test_the_end_at_present_power_is_when_the_missing_energy_is_in():
-    # Given a 60 kWh car at 50 % charging at 11 kW towards 80 %: 18 kWh missing, 1 h 38 min 11 s
-    s = session(latest_power_w=Decimal(11000), latest_soc_percent=Decimal(50), latest_soc_at=START)
-    end = end_at_present_power(s, battery_kwh=Decimal(60), target_soc_percent=Decimal(80))
-    assert end == START + timedelta(seconds=int(Decimal(18) / Decimal(11) * 3600))
-
-
-def test_no_end_is_guessed_without_soc_battery_or_power():
-    charging = {"latest_power_w": Decimal(11000), "latest_soc_percent": Decimal(50)}
-    assert end_at_present_power(session(**charging), battery_kwh=None, target_soc_percent=Decimal(80)) is None
-    no_soc = session(latest_power_w=Decimal(11000))
-    assert end_at_present_power(no_soc, battery_kwh=Decimal(60), target_soc_percent=Decimal(80)) is None
-    idle = session(latest_power_w=Decimal(0), latest_soc_percent=Decimal(50))
-    assert end_at_present_power(idle, battery_kwh=Decimal(60), target_soc_percent=Decimal(80)) is None
-    full = session(latest_power_w=Decimal(11000), latest_soc_percent=Decimal(85))
-    assert end_at_present_power(full, battery_kwh=Decimal(60), target_soc_percent=Decimal(80)) is None

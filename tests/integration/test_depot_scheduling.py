@@ -1,0 +1,194 @@
+"""Depot scheduling against moto (tables from the synthesized template): frames in through the
+real ingest handler, the scheduler reading the sessions and registry, its plan stored under a
+version, its SetChargingProfile published on `{chargePointId}/out`, and the charger's answer
+matched by the ingest path to the pending command.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared.adapters.charger_link import ChargerLink
+from shared.adapters.registry_table import RegistryTable
+from shared.adapters.sessions_table import SessionsTable
+from shared.adapters.site_schedules import SiteSchedules
+from shared.domain.errors import ScheduleConflict
+from shared.models.events import InboundFrameRecord
+from shared.models.registry import Charger, RegistryDocument, Site
+from shared.scheduling import SchedulingService
+from tests.frames import call, published, sqs_event
+from tests.unit.conftest import EXAMPLE_REGISTRY
+
+pytestmark = pytest.mark.integration
+
+SITE = "sthlm-sched"
+LIMIT = Decimal(25)
+A, B, C = "LV-SCHED-I1", "LV-SCHED-I2", "LV-SCHED-I3"
+TOKENS = {A: "RFID0007", B: "RFID0008", C: "RFID0009"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def site(aws: Any) -> str:
+    # Given a Nordvind depot with a 25 kW grid connection and three 11 kW chargers
+    example = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
+    depot = next(s for s in example.sites if s.id == "sthlm-depot")
+    RegistryTable(aws.registry_table).import_document(
+        RegistryDocument(
+            operator=example.operator,
+            fleets=[f for f in example.fleets if f.id == "nordvind"],
+            sites=[Site.model_validate({**depot.model_dump(), "id": SITE, "grid_limit_kw": LIMIT})],
+            chargers=[Charger(id=cp, site_id=SITE, max_power_kw=Decimal(11)) for cp in (A, B, C)],
+        )
+    )
+    return SITE
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def scheduler(aws: Any, site: str, clock: Clock) -> SchedulingService:
+    return SchedulingService(
+        RegistryTable(aws.registry_table, cache_seconds=0),
+        SessionsTable(aws.sessions_table),
+        SiteSchedules(aws.registry_table),
+        ChargerLink(),
+        clock=clock,
+    )
+
+
+def frames(handlers: Any, context: Any, charge_point_id: str, *raw: bytes) -> None:
+    result = handlers["ingest"].lambda_handler(sqs_event(*raw, charge_point_id=charge_point_id), context)
+    assert result == {"batchItemFailures": []}
+
+
+def plug_in(handlers: Any, context: Any, charge_point_id: str) -> None:
+    at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    frames(
+        handlers,
+        context,
+        charge_point_id,
+        call("b", "BootNotification", {"chargePointVendor": "Sim", "chargePointModel": "AC11"}),
+        call(
+            "s",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": TOKENS[charge_point_id], "meterStart": 0, "timestamp": at},
+        ),
+    )
+
+
+def last_profile(charge_point_id: str) -> list[Any]:
+    sent = [f for f in published(f"{charge_point_id}/out") if f[0] == 2 and f[2] == "SetChargingProfile"]
+    assert sent, f"{charge_point_id} was sent no SetChargingProfile"
+    return sent[-1]
+
+
+def answer(handlers: Any, context: Any, charge_point_id: str, message_id: str, status: str) -> None:
+    raw = json.dumps([3, message_id, {"status": status}]).encode()
+    frames(handlers, context, charge_point_id, raw)
+
+
+def test_plugged_in_vehicles_are_planned_stored_and_sent_their_profiles(
+    aws, handlers, context, scheduler, clock
+):
+    # Given a vehicle plugged in at the limited depot
+    plug_in(handlers, context, A)
+
+    # When the scheduler plans the site
+    schedule = scheduler.reschedule(SITE, "arrival")
+
+    # Then the plan is stored (version 1) and the charger got a 1.6 TxProfile for its transaction
+    assert schedule is not None
+    stored = SiteSchedules(aws.registry_table).get(SITE)
+    assert stored == schedule
+    (connector,) = stored.connectors
+    assert connector.profile.status == "pending"
+    frame = last_profile(A)
+    assert frame[1] == connector.profile.message_id
+    assert frame[3]["csChargingProfiles"]["transactionId"] == int(connector.transaction_id)
+
+    # When the charger accepts, the ingest path matches the answer to the pending command
+    answer(handlers, context, A, frame[1], "Accepted")
+    command = SiteSchedules(aws.registry_table).command(A, frame[1])
+    assert command is not None and command.status == "accepted"
+
+    # Then the next recompute shows it accepted and sends nothing new (nothing changed)
+    before = len(published(f"{A}/out"))
+    clock.now += timedelta(seconds=5)
+    schedule = scheduler.reschedule(SITE, "answer")
+    assert schedule is not None and schedule.connectors[0].profile.status == "accepted"
+    assert len(published(f"{A}/out")) == before
+
+
+def test_an_answer_to_nothing_pending_is_kept_as_unsolicited(aws, handlers, context, site):
+    raw = json.dumps([3, "never-sent", {"status": "Accepted"}]).encode()
+    record = InboundFrameRecord.model_validate(sqs_event(raw, charge_point_id=A)["Records"][0])
+    result = handlers["ingest"].service.process(record.body)
+    assert result.problem == "unsolicited response to message 'never-sent'"
+
+
+def test_two_recomputes_never_overwrite_each_other(aws, scheduler, site):
+    # Given the stored plan at some version
+    schedules = SiteSchedules(aws.registry_table)
+    current = schedules.get(SITE) or scheduler.reschedule(SITE, "first")
+    assert current is not None
+
+    # When a second writer stores the next version first
+    schedules.put(current.model_copy(update={"version": current.version + 1}))
+
+    # Then a write computed from the old version is refused
+    with pytest.raises(ScheduleConflict):
+        schedules.put(current.model_copy(update={"version": current.version + 1}))
+
+
+def test_a_refusing_charger_counts_at_full_power_and_the_limit_still_holds(
+    aws, handlers, context, scheduler, clock
+):
+    # Given two more vehicles, one at a charger that rejects profiles
+    plug_in(handlers, context, B)
+    plug_in(handlers, context, C)
+    scheduler.reschedule(SITE, "arrivals")
+    answer(handlers, context, B, last_profile(B)[1], "Rejected")
+    answer(handlers, context, C, last_profile(C)[1], "Accepted")
+
+    # When the site is planned again
+    clock.now += timedelta(seconds=5)
+    schedule = scheduler.reschedule(SITE, "answers")
+
+    # Then B is shown rejected with a retry planned, counted at its full 11 kW, and what the
+    # others may draw fits in what is left of the 25 kW
+    assert schedule is not None
+    by_charger = {c.charge_point_id: c for c in schedule.connectors}
+    refused = by_charger[B]
+    assert refused.profile.status == "rejected"
+    assert refused.profile.reason == "charger answered Rejected"
+    assert refused.uncontrolled and refused.profile.next_retry_at is not None
+    assert schedule.uncontrolled_kw == Decimal(11)
+    controlled = [by_charger[A], by_charger[C]]
+    starts = {s.starts_at for c in controlled for s in c.steps}
+    for at in starts:
+        load = sum(
+            ([s.limit_kw for s in c.steps if s.starts_at <= at] or [Decimal(0)])[-1] for c in controlled
+        )
+        assert load + schedule.uncontrolled_kw <= LIMIT
+
+    # When the retry is due, the profile is sent again
+    clock.now = refused.profile.next_retry_at + timedelta(seconds=1)
+    before = len(published(f"{B}/out"))
+    assert [s.site_id for s in scheduler.sweep()] == [SITE]
+    assert len(published(f"{B}/out")) == before + 1
