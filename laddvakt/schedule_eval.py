@@ -1,0 +1,676 @@
+"""`laddvakt eval schedule`: Laddvakt's depot planner replayed on real ACN-Data weeks, next to
+acnportal's algorithms (uncontrolled, round robin, earliest deadline first, least laxity first)
+and the linear-programming optimum with perfect hindsight (HiGHS), all in one run.
+
+One simulator for every online algorithm: acnportal's, with its ideal battery, 5-minute periods,
+one continuous 32 A EVSE at 208 V (6.656 kW) per ACN station and a single site constraint (the
+site's limit as aggregate current). Laddvakt's planner is wrapped as an acnportal algorithm and
+rescheduled on every plug-in and unplug and every period, as it runs live.
+
+The same information for every algorithm: each vehicle's energy demand is the energy it really
+took (ACN-Sim's convention: users' requests are noisy, and what was delivered is what the car
+could take), and its departure is the user's declared estimate (`estimated_departure`) for
+claimed sessions; unclaimed sessions carry the truth there, so they are masked in
+`laddvakt.acn_data` and fall back to arrival + the site's median stay over the training months
+(2019-05..08). A vehicle still plugged in after its estimate is told it leaves at the next period.
+Weeks come from the tuning months (2019-09..12); the sealed 2021 files are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from laddvakt.acn_data import PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSite, load
+from shared.domain.price_curve import energy_price_curve
+from shared.domain.scheduling import (
+    ChargingDemand,
+    PowerStep,
+    PricePeriod,
+    SiteProblem,
+    plan_site,
+    price_at,
+)
+from shared.models.ocpi import Tariff, parse_tariff
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "docs" / "eval"
+PERIOD_MINUTES = 5
+STEP = timedelta(minutes=PERIOD_MINUTES)
+STEP_HOURS = PERIOD_MINUTES / 60
+VOLTAGE = 208.0
+EVSE_AMPS = 32.0
+EVSE_KW = EVSE_AMPS * VOLTAGE / 1000
+ZONE = ZoneInfo(SITE_ZONE)
+# Plan to be done this long before each declared departure: one in five ACN drivers leaves more
+# than an hour before the time they gave (measured on 2019-10-14..16 at Caltech).
+DEPARTURE_MARGIN = timedelta(hours=1)
+# Mondays in the tuning months (2019-09..12), clear of US holidays.
+WEEKS = (date(2019, 9, 9), date(2019, 10, 14), date(2019, 11, 4))
+# Monday to Friday: ACN's weekends are nearly empty, and the run must stay within ~10 minutes.
+DAYS = 5
+LIMITS: tuple[tuple[AcnSite, float], ...] = (("caltech", 20.0), ("caltech", 30.0), ("jpl", 40.0))
+ALGORITHMS = (
+    "laddvakt",
+    "laddvakt_prices_only",
+    "laddvakt_energy_only",
+    "laddvakt_told_real_departures",
+    "uncontrolled",
+    "round_robin",
+    "earliest_deadline_first",
+    "least_laxity_first",
+    "lp_optimum",
+)
+TARIFF_NOTE = (
+    "SCE-style time of use (the shape of SCE's TOU-EV-8, rounded rates, energy only, every day): "
+    "on-peak 16:00-21:00 0.42 USD/kWh, super off-peak 08:00-16:00 0.14 USD/kWh, off-peak otherwise "
+    "0.24 USD/kWh, in America/Los_Angeles local time"
+)
+
+
+def tou_tariff() -> Tariff:
+    """The evaluation's tariff as an OCPI tariff, read through the same helper the site uses."""
+
+    def energy(price: str, **restrictions: str) -> dict[str, Any]:
+        element: dict[str, Any] = {
+            "price_components": [{"type": "ENERGY", "price": Decimal(price), "step_size": 1}]
+        }
+        if restrictions:
+            element["restrictions"] = restrictions
+        return element
+
+    return parse_tariff(
+        {
+            "id": "SCE-TOU",
+            "currency": "USD",
+            "elements": [
+                energy("0.42", start_time="16:00", end_time="21:00"),
+                energy("0.14", start_time="08:00", end_time="16:00"),
+                energy("0.24"),
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    site: AcnSite
+    limit_kw: float
+    week_start: date
+    days: int = 7
+
+    @property
+    def name(self) -> str:
+        return f"{self.site} {self.limit_kw:g} kW, {self.days} days from {self.week_start.isoformat()}"
+
+    @property
+    def epoch(self) -> datetime:
+        return datetime.combine(self.week_start, datetime.min.time(), tzinfo=ZONE).astimezone(UTC)
+
+    @property
+    def periods(self) -> int:
+        return self.days * 24 * 60 // PERIOD_MINUTES
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One ACN session in periods from the scenario's start: the simulator's EV."""
+
+    session_id: str
+    station_id: str
+    arrival: int
+    departure: int
+    estimated_departure: int
+    energy_kwh: float
+    claimed: bool
+
+
+@dataclass
+class Outcome:
+    algorithm: str
+    energy_requested_kwh: float
+    energy_delivered_kwh: float
+    violations: int
+    peak_kw: float
+    cost_usd: float
+    reschedules: int
+    runtime_ms_mean: float | None
+    runtime_ms_p95: float | None
+    runtime_ms_max: float | None
+    site_kw: list[float] = field(repr=False)
+
+    @property
+    def delivered_percent(self) -> float:
+        return (
+            100 * self.energy_delivered_kwh / self.energy_requested_kwh
+            if self.energy_requested_kwh
+            else 100.0
+        )
+
+
+def visits(scenario: Scenario, fallback_stay: timedelta) -> tuple[list[Visit], dict[str, int]]:
+    """The scenario's sessions in periods, and how many were left out and why (none silently)."""
+    start, end = scenario.epoch, scenario.epoch + timedelta(days=scenario.days)
+    dropped = {"no_energy": 0, "station_busy": 0}
+    chosen: list[Visit] = []
+    busy_until: dict[str, int] = {}
+    for session in load(PERIODS[scenario.site][TUNE]):
+        if not start <= session.arrival < end:
+            continue
+        if session.delivered_kwh <= 0:
+            dropped["no_energy"] += 1
+            continue
+        arrival = math.floor((session.arrival - start) / STEP)
+        departure = max(arrival + 1, math.floor((session.departure - start) / STEP))
+        declared = session.declared_departure or (session.arrival + fallback_stay)
+        estimated = max(arrival + 1, math.floor((declared - start) / STEP))
+        if busy_until.get(session.station_id, -1) > arrival:
+            dropped["station_busy"] += 1
+            continue
+        busy_until[session.station_id] = departure
+        chosen.append(
+            Visit(
+                session.session_id,
+                session.station_id,
+                arrival,
+                departure,
+                estimated,
+                session.delivered_kwh,
+                session.claimed,
+            )
+        )
+    return chosen, dropped
+
+
+def median_stay(site: AcnSite) -> timedelta:
+    """The fallback for a missing declared departure: the site's median stay, training months only."""
+    stays = [
+        (s.departure - s.arrival).total_seconds()
+        for s in load(PERIODS[site][TRAIN])
+        if s.departure > s.arrival
+    ]
+    return timedelta(seconds=statistics.median(stays))
+
+
+SLOTS_PER_DAY = 24 * 60 // PERIOD_MINUTES
+SLOTS_PER_HOUR = 60 // PERIOD_MINUTES
+# How much of the expected demand of vehicles not yet arrived the planner holds back (see below).
+RESERVE_SHARE = 1.0
+
+
+def arrival_reserve(site: AcnSite) -> dict[bool, Any]:
+    """The site's expected demand from vehicles not yet plugged in, learnt on the training months:
+    for a weekday (False) or a weekend day (True), `table[n][s]` is the mean power, at slot s of
+    the day, that sessions arriving after slot n need (each session's energy spread evenly over
+    its stay, at most the EVSE's power). The planner holds that much back at s when replanning at n.
+    """
+    import numpy as np
+
+    diff = {flag: np.zeros((SLOTS_PER_DAY + 1, SLOTS_PER_DAY + 1)) for flag in (False, True)}
+    days: dict[bool, set[date]] = {False: set(), True: set()}
+    for session in load(PERIODS[site][TRAIN]):
+        arrival = session.arrival.astimezone(ZONE)
+        departure = session.departure.astimezone(ZONE)
+        if departure <= arrival:
+            continue
+        weekend = arrival.weekday() >= 5
+        days[weekend].add(arrival.date())
+        a = (arrival.hour * 60 + arrival.minute) // PERIOD_MINUTES
+        d = SLOTS_PER_DAY
+        if departure.date() == arrival.date():
+            d = max(a + 1, (departure.hour * 60 + departure.minute) // PERIOD_MINUTES)
+        hours = (session.departure - session.arrival) / timedelta(hours=1)
+        rate = min(EVSE_KW, session.delivered_kwh / hours)
+        # The rectangle n in [0, a), s in [a, d), as a 2-D difference.
+        table = diff[weekend]
+        table[0, a] += rate
+        table[0, d] -= rate
+        table[a, a] -= rate
+        table[a, d] += rate
+    return {
+        flag: table.cumsum(axis=0).cumsum(axis=1)[:SLOTS_PER_DAY, :SLOTS_PER_DAY] / max(1, len(days[flag]))
+        for flag, table in diff.items()
+    }
+
+
+def reserve_steps(reserve: dict[bool, Any], now: datetime, days: int = 2) -> tuple[PowerStep, ...]:
+    """Hourly steps of held-back capacity from `now` on (none in the current hour: whoever comes
+    in it is about to be replanned for anyway)."""
+    local = now.astimezone(ZONE)
+    slot = (local.hour * 60 + local.minute) // PERIOD_MINUTES
+    hour_start = local.replace(minute=0, second=0, microsecond=0)
+    steps = [PowerStep(now, Decimal(0))]
+    for hour in range(1, days * 24):
+        at = hour_start + timedelta(hours=hour)
+        day_offset = (at.date() - local.date()).days
+        table = reserve[at.weekday() >= 5]
+        first = at.hour * SLOTS_PER_HOUR
+        row = table[slot] if day_offset == 0 else table[0]
+        kw = RESERVE_SHARE * float(row[first : first + SLOTS_PER_HOUR].mean())
+        steps.append(PowerStep(at.astimezone(UTC), Decimal(f"{kw:.1f}")))
+    return tuple(steps)
+
+
+def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int) -> list[float]:
+    return [float(price_at(curve, scenario.epoch + k * STEP) or 0) for k in range(periods)]
+
+
+# ---------------------------------------------------------------------------------------------
+# acnportal: the simulator, the yardsticks, and Laddvakt's planner as one of its algorithms
+
+
+def _acnportal_algorithms(
+    scenario: Scenario, tou: tuple[PricePeriod, ...], reserve: dict[bool, Any]
+) -> dict[str, Callable[[], Any]]:
+    from acnportal import algorithms as acn
+
+    class LaddvaktPlanner(acn.BaseAlgorithm):  # type: ignore[misc,name-defined]
+        """`plan_site` behind acnportal's algorithm interface: the plan's whole horizon is
+        handed over; acnportal replans on every plug-in and unplug and every period."""
+
+        def __init__(
+            self, curve: tuple[PricePeriod, ...], reserve: dict[bool, Any] | None, *, truth: bool = False
+        ) -> None:
+            super().__init__()
+            self.max_recompute = 1
+            self.curve = curve
+            self.reserve = reserve
+            self.truth = truth
+
+        def schedule(self, active_sessions: Sequence[Any]) -> dict[str, list[float]]:
+            now = scenario.epoch + self.interface.current_time * STEP
+            demands = tuple(
+                ChargingDemand(
+                    session_id=s.session_id,
+                    charge_point_id=s.station_id,
+                    connector_id=1,
+                    energy_needed_kwh=Decimal(str(max(0.0, float(s.remaining_demand)))),
+                    departure_at=scenario.epoch
+                    + (s.departure if self.truth else s.estimated_departure) * STEP,
+                    max_power_kw=Decimal(repr(EVSE_KW)),
+                )
+                for s in active_sessions
+            )
+            plan = plan_site(
+                SiteProblem(
+                    site_id=scenario.site,
+                    now=now,
+                    step=STEP,
+                    limit_kw=Decimal(repr(scenario.limit_kw)),
+                    prices=self.curve,
+                    demands=demands,
+                    reserved_kw=reserve_steps(self.reserve, now) if self.reserve else (),
+                    departure_margin=DEPARTURE_MARGIN if self.reserve and not self.truth else timedelta(0),
+                )
+            )
+            horizon = max(1, (plan.ends_at - now) // STEP if plan.ends_at else 1)
+            schedule: dict[str, list[float]] = {}
+            for connector in plan.connectors:
+                amps = [0.0] * horizon
+                bounds = [(step.starts_at - now) // STEP for step in connector.steps] + [horizon]
+                for step, first, end in zip(connector.steps, bounds, bounds[1:], strict=False):
+                    amps[first:end] = [float(step.limit_kw) * 1000 / VOLTAGE] * (end - first)
+                schedule[connector.charge_point_id] = amps
+            return schedule
+
+    return {
+        "laddvakt": lambda: LaddvaktPlanner(tou, reserve),
+        # The same planner without the reserve and the departure margin, and blind to prices too.
+        "laddvakt_prices_only": lambda: LaddvaktPlanner(tou, None),
+        "laddvakt_energy_only": lambda: LaddvaktPlanner((), None),
+        # A diagnostic, not a contender: the planner told every real departure (no one else is),
+        # to split the gap to the optimum into what information costs and what the planner does.
+        "laddvakt_told_real_departures": lambda: LaddvaktPlanner(tou, reserve, truth=True),
+        "uncontrolled": acn.UncontrolledCharging,
+        "round_robin": lambda: acn.RoundRobin(acn.earliest_deadline_first),
+        "earliest_deadline_first": lambda: acn.SortedSchedulingAlgo(acn.earliest_deadline_first),
+        "least_laxity_first": lambda: acn.SortedSchedulingAlgo(acn.least_laxity_first),
+    }
+
+
+def simulate(
+    scenario: Scenario, chosen: list[Visit], algorithm: Any, name: str, prices: list[float]
+) -> Outcome:
+    import numpy as np
+    from acnportal import acnsim
+
+    class SameInformation(acnsim.Interface):  # type: ignore[misc,name-defined]
+        """What every algorithm sees: the declared departure, or the next period once it passed."""
+
+        def _active_sessions(self) -> list[Any]:
+            sessions = super()._active_sessions()
+            for s in sessions:
+                s.estimated_departure = max(s.estimated_departure, self.current_time + 1)
+            return sessions
+
+    network = acnsim.ChargingNetwork()
+    stations = sorted({v.station_id for v in chosen})
+    for station in stations:
+        network.register_evse(acnsim.EVSE(station, max_rate=EVSE_AMPS), VOLTAGE, 0)
+    network.add_constraint(acnsim.Current(stations), scenario.limit_kw * 1000 / VOLTAGE, name="site")
+    events = acnsim.EventQueue(
+        [
+            acnsim.PluginEvent(
+                v.arrival,
+                acnsim.EV(
+                    v.arrival,
+                    v.departure,
+                    v.energy_kwh,
+                    v.station_id,
+                    v.session_id,
+                    acnsim.Battery(100.0, 100.0 - v.energy_kwh, 1000.0),
+                    estimated_departure=v.estimated_departure,
+                ),
+            )
+            for v in chosen
+        ]
+    )
+    runtimes: list[float] = []
+    run = algorithm.run
+
+    def timed() -> Any:
+        began = time.perf_counter()
+        try:
+            return run()
+        finally:
+            runtimes.append(time.perf_counter() - began)
+
+    algorithm.run = timed
+    simulator = acnsim.Simulator(
+        network,
+        algorithm,
+        events,
+        scenario.epoch,
+        period=PERIOD_MINUTES,
+        verbose=False,
+        interface_type=SameInformation,
+    )
+    with warnings.catch_warnings():
+        # Uncontrolled charging breaks the limit by design; acnportal warns every period. Counted below.
+        warnings.simplefilter("ignore", UserWarning)
+        simulator.run()
+    site_kw = simulator.charging_rates.sum(axis=0) * VOLTAGE / 1000
+    delivered = sum(ev.energy_delivered for ev in simulator.ev_history.values())
+    padded = np.zeros(len(site_kw))
+    padded[: min(len(prices), len(site_kw))] = prices[: len(site_kw)]
+    return _outcome(name, chosen, delivered, site_kw, padded, scenario.limit_kw, runtimes)
+
+
+def _outcome(
+    name: str,
+    chosen: list[Visit],
+    delivered: float,
+    site_kw: Any,
+    prices: Any,
+    limit_kw: float,
+    runtimes: list[float],
+) -> Outcome:
+    ms = sorted(r * 1000 for r in runtimes)
+    return Outcome(
+        algorithm=name,
+        energy_requested_kwh=round(sum(v.energy_kwh for v in chosen), 3),
+        energy_delivered_kwh=round(float(delivered), 3),
+        violations=int((site_kw > limit_kw * (1 + 1e-6) + 1e-6).sum()),
+        peak_kw=round(float(site_kw.max(initial=0.0)), 3),
+        cost_usd=round(float((site_kw * prices).sum() * STEP_HOURS), 2),
+        reschedules=len(ms),
+        runtime_ms_mean=round(statistics.fmean(ms), 3) if ms else None,
+        runtime_ms_p95=round(ms[int(0.95 * (len(ms) - 1))], 3) if ms else None,
+        runtime_ms_max=round(ms[-1], 3) if ms else None,
+        site_kw=[round(float(x), 3) for x in site_kw],
+    )
+
+
+def optimum(scenario: Scenario, chosen: list[Visit], prices: list[float]) -> Outcome:
+    """The offline optimum: every arrival, departure and need known in advance (HiGHS)."""
+    import numpy as np
+
+    from laddvakt.schedule_lp import Job, solve
+
+    horizon = max((v.departure for v in chosen), default=0)
+    padded = np.array([prices[k] if k < len(prices) else prices[-1] for k in range(horizon)])
+    began = time.perf_counter()
+    lp = solve(
+        [Job(v.arrival, v.departure, v.energy_kwh, EVSE_KW) for v in chosen],
+        [scenario.limit_kw] * horizon,
+        padded.tolist(),
+        STEP_HOURS,
+    )
+    return _outcome(
+        "lp_optimum",
+        chosen,
+        lp.energy_kwh,
+        lp.site_kw,
+        padded,
+        scenario.limit_kw,
+        [time.perf_counter() - began],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def evaluate(
+    scenarios: Sequence[Scenario], progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Every algorithm on every scenario; the report `laddvakt eval schedule` writes."""
+    curve_cache: dict[AcnSite, timedelta] = {}
+    reserves: dict[AcnSite, dict[bool, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for number, scenario in enumerate(scenarios, 1):
+        if scenario.site not in curve_cache:
+            curve_cache[scenario.site] = median_stay(scenario.site)
+        chosen, dropped = visits(scenario, curve_cache[scenario.site])
+        curve = energy_price_curve(
+            tou_tariff(), ZONE, scenario.epoch, scenario.epoch + timedelta(days=scenario.days + 3)
+        )
+        horizon = max([v.departure for v in chosen] + [scenario.periods])
+        prices = step_prices(scenario, curve, horizon + 1)
+        outcomes: list[Outcome] = []
+        if scenario.site not in reserves:
+            reserves[scenario.site] = arrival_reserve(scenario.site)
+        factories = _acnportal_algorithms(scenario, curve, reserves[scenario.site])
+        for name in ALGORITHMS:
+            began = time.perf_counter()
+            if name == "lp_optimum":
+                outcome = optimum(scenario, chosen, prices)
+            else:
+                outcome = simulate(scenario, chosen, factories[name](), name, prices)
+            outcomes.append(outcome)
+            progress(
+                f"[{number}/{len(scenarios)}] {scenario.name}: {name:<24} "
+                f"{outcome.delivered_percent:6.2f}% delivered, {outcome.violations} violations, "
+                f"peak {outcome.peak_kw:.1f} kW, {outcome.cost_usd:.2f} USD ({time.perf_counter() - began:.1f} s)"
+            )
+        best = next(o for o in outcomes if o.algorithm == "lp_optimum").energy_delivered_kwh
+        results.append(
+            {
+                "site": scenario.site,
+                "limit_kw": scenario.limit_kw,
+                "week_start": scenario.week_start.isoformat(),
+                "days": scenario.days,
+                "sessions": len(chosen),
+                "claimed_sessions": sum(v.claimed for v in chosen),
+                "sessions_left_out": dropped,
+                "algorithms": [
+                    {
+                        **{k: v for k, v in asdict(o).items() if k != "site_kw"},
+                        "delivered_percent_of_requested": round(o.delivered_percent, 3),
+                        "delivered_percent_of_optimum": round(100 * o.energy_delivered_kwh / best, 3)
+                        if best
+                        else 100.0,
+                    }
+                    for o in outcomes
+                ],
+                "_site_kw": {o.algorithm: o.site_kw for o in outcomes},
+            }
+        )
+    return {"scenarios": results, "summary": summary(results)}
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per algorithm over every scenario: energy against the optimum, violations, cost, runtime."""
+    table: dict[str, Any] = {}
+    for name in ALGORITHMS:
+        rows = [a for r in results for a in r["algorithms"] if a["algorithm"] == name]
+        delivered = sum(a["energy_delivered_kwh"] for a in rows)
+        optimum_kwh = sum(
+            a["energy_delivered_kwh"]
+            for r in results
+            for a in r["algorithms"]
+            if a["algorithm"] == "lp_optimum"
+        )
+        requested = sum(a["energy_requested_kwh"] for a in rows)
+        table[name] = {
+            "delivered_percent_of_requested": round(100 * delivered / requested, 3) if requested else 100.0,
+            "delivered_percent_of_optimum": round(100 * delivered / optimum_kwh, 3) if optimum_kwh else 100.0,
+            "violations": sum(a["violations"] for a in rows),
+            "peak_kw_max": max((a["peak_kw"] for a in rows), default=0.0),
+            "cost_usd": round(sum(a["cost_usd"] for a in rows), 2),
+            "cost_usd_per_kwh": round(sum(a["cost_usd"] for a in rows) / delivered, 4) if delivered else None,
+            "runtime_ms_mean": round(
+                statistics.fmean(
+                    [a["runtime_ms_mean"] for a in rows if a["runtime_ms_mean"] is not None] or [0.0]
+                ),
+                3,
+            ),
+            "runtime_ms_max": max((a["runtime_ms_max"] or 0.0 for a in rows), default=0.0),
+        }
+    return table
+
+
+def default_scenarios() -> list[Scenario]:
+    return [Scenario(site, limit, week, DAYS) for site, limit in LIMITS for week in WEEKS]
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
+
+
+def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) -> dict[str, Any]:
+    """docs/eval/schedule.json (and the chart beside it); returns what was written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart = out_dir / "schedule.png"
+    chart_day = _chart(report, chart)
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "git_commit": git_commit(),
+        "weeks": sorted({r["week_start"] for r in report["scenarios"]}),
+        "weeks_from": "ACN-Data tuning months 2019-09..12 (Caltech, JPL); the sealed 2021 files are not read",
+        "limits": [{"site": r["site"], "limit_kw": r["limit_kw"]} for r in report["scenarios"]],
+        "period_minutes": PERIOD_MINUTES,
+        "evse": f"one continuous EVSE per station, 0-{EVSE_AMPS:g} A at {VOLTAGE:g} V ({EVSE_KW:.3f} kW)",
+        "tariff": TARIFF_NOTE,
+        "information": (
+            "energy demand = the energy the session really took; departure = the declared estimate "
+            "(claimed sessions) or arrival + the site's median stay in 2019-05..08 (unclaimed, masked); "
+            "a vehicle past its estimate is told it leaves next period"
+        ),
+        "chart": {"file": chart.name, "day": chart_day},
+        "summary": report["summary"],
+        "scenarios": [{k: v for k, v in r.items() if not k.startswith("_")} for r in report["scenarios"]],
+    }
+    (out_dir / "schedule.json").write_text(json.dumps(document, indent=2) + "\n")
+    return document
+
+
+CHARTED = (
+    "laddvakt",
+    "laddvakt_energy_only",
+    "earliest_deadline_first",
+    "least_laxity_first",
+    "round_robin",
+    "uncontrolled",
+    "lp_optimum",
+    "laddvakt_prices_only",
+)
+
+
+def _chart(report: dict[str, Any], path: Path) -> str:
+    """Site load against the limit over one weekday, one panel per algorithm: the busiest day of
+    the first scenario at 30 kW (where the algorithms differ in when they charge, not only how
+    much), else of the first scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = report["scenarios"]
+    chosen = next((r for r in scenarios if r["limit_kw"] == 30.0), scenarios[0])
+    per_day = 24 * 60 // PERIOD_MINUTES
+    loads = chosen["_site_kw"]
+    days = max(1, min(chosen["days"], 5))
+    busiest = max(range(days), key=lambda d: sum(loads["lp_optimum"][d * per_day : (d + 1) * per_day]))
+    window = slice(busiest * per_day, (busiest + 1) * per_day)
+    hours = [k * PERIOD_MINUTES / 60 for k in range(per_day)]
+    names = [n for n in CHARTED if n in loads]
+    figure, axes = plt.subplots(
+        len(names) // 2 + len(names) % 2, 2, figsize=(12, 11), sharex=True, sharey=True
+    )
+    peak = max(max(loads[n][window], default=0.0) for n in names)
+    for axis, name in zip(axes.flat, names, strict=False):
+        series = loads[name][window]
+        series = series + [0.0] * (per_day - len(series))
+        axis.fill_between(hours, series, step="post", alpha=0.5)
+        axis.step(hours, series, where="post", linewidth=0.8)
+        axis.axhline(chosen["limit_kw"], color="black", linestyle="--", linewidth=1)
+        axis.axvspan(16, 21, color="red", alpha=0.08)
+        axis.axvspan(8, 16, color="green", alpha=0.06)
+        kwh = sum(series) * STEP_HOURS
+        axis.set_title(f"{name.replace('_', ' ')}: {kwh:.0f} kWh that day", fontsize=10)
+        axis.set_xlim(0, 24)
+        axis.set_ylim(0, min(peak * 1.05, chosen["limit_kw"] * 3))
+        axis.set_xticks(range(0, 25, 3))
+    for axis in axes.flat[len(names) :]:
+        axis.set_visible(False)
+    day = date.fromisoformat(chosen["week_start"]) + timedelta(days=busiest)
+    figure.suptitle(
+        f"{chosen['site'].upper()} site load (kW) vs its {chosen['limit_kw']:g} kW limit (dashed), {day.isoformat()}\n"
+        "5-minute steps, hours in America/Los_Angeles; green: super off-peak 0.14, red: on-peak 0.42 USD/kWh "
+        "(uncontrolled clipped at 3× the limit)",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return day.isoformat()
+
+
+def main(argv: Sequence[str] | None = None, *, out_dir: Path = OUT_DIR) -> int:
+    started = time.perf_counter()
+
+    def progress(line: str) -> None:
+        print(f"{time.perf_counter() - started:7.1f}s {line}", file=sys.stderr, flush=True)
+
+    report = evaluate(default_scenarios(), progress)
+    document = write_report(report, "laddvakt eval schedule", out_dir)
+    print(render(document))
+    return 0
+
+
+def render(document: dict[str, Any]) -> str:
+    lines = [
+        f"{'algorithm':<24} {'% of requested':>14} {'% of optimum':>12} {'violations':>10} "
+        f"{'peak kW':>8} {'cost USD':>9} {'ms/reschedule':>13}"
+    ]
+    for name, row in document["summary"].items():
+        lines.append(
+            f"{name:<24} {row['delivered_percent_of_requested']:>14.2f} {row['delivered_percent_of_optimum']:>12.2f} "
+            f"{row['violations']:>10} {row['peak_kw_max']:>8.1f} {row['cost_usd']:>9.2f} {row['runtime_ms_mean']:>13.1f}"
+        )
+    return "\n".join(lines)
