@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.adapters.change_streams import session_head
 from shared.adapters.charger_link import ChargerLink
@@ -30,7 +31,10 @@ from shared.domain import smart_charging as smart
 from shared.domain.departure import DepartureQuery, PastVisit, SiteHabits, estimate_departure
 from shared.domain.errors import ScheduleConflict, SiteNotFound
 from shared.domain.ports import ChargerLinkPort
+from shared.domain.price_curve import energy_price_curve
 from shared.domain.scheduling import ChargingDemand, PowerStep, PricePeriod, SiteProblem, plan_site
+from shared.domain.tariff_choice import tariff_id_for, version_in_force
+from shared.models.ocpi import Tariff
 from shared.models.registry import Charger, ChargingNeeds, Site, Vehicle
 from shared.models.scheduling import (
     ConnectorInput,
@@ -57,13 +61,22 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def price_periods_for(site: Site, now: datetime) -> tuple[tuple[PricePeriod, ...], str | None]:
-    """The site's energy price over the plan: a flat tariff is one period. An OCPI tariff's
-    time-of-use prices come from the pricing helper that replaces this function; until then
-    such a site is planned without prices (cost None)."""
+def price_periods_for(
+    site: Site, now: datetime, until: datetime, versions: Callable[[str], list[Tariff]]
+) -> tuple[tuple[PricePeriod, ...], str | None]:
+    """The site's energy price (excluding VAT) from now until `until`: what its own fleet pays
+    there per kWh, from the tariff version in force now. A flat price is one period; an OCPI
+    tariff's time-of-use restrictions (read in the site's zone, DST included) become a period
+    wherever the price changes. A site without a price is planned without prices (cost None)."""
     if site.tariff is not None:
         return (PricePeriod(now, site.tariff.energy_price_per_kwh),), site.tariff.currency
-    return (), None
+    tariff_id = tariff_id_for(site, None, site.fleet_id)
+    if tariff_id is None:
+        return (), None
+    tariff = version_in_force(versions(tariff_id), now)
+    return energy_price_curve(
+        tariff, ZoneInfo(site.time_zone), now, max(until, now + smart.PLAN_STEP)
+    ), tariff.currency
 
 
 @dataclass(frozen=True)
@@ -213,7 +226,12 @@ class SchedulingService:
             (inputs[s.session_id].max_power_kw for s in sessions if _uncontrolled(profiles[s.session_id])),
             Decimal(0),
         ) + self._unknown_load(inventory.connectors, chargers, sessions)
-        prices, currency = price_periods_for(site, now)
+        prices, currency = price_periods_for(
+            site,
+            now,
+            max((i.departure_at for i in inputs.values()), default=now),
+            self._registry.tariff_versions,
+        )
         problem = SiteProblem(
             site_id=site_id,
             now=now,
@@ -232,6 +250,7 @@ class SchedulingService:
                 for s in sessions
             ),
             uncontrolled_kw=uncontrolled_kw,
+            departure_margin=smart.DEPARTURE_MARGIN,
         )
         plan = plan_site(problem)
         by_session = {s.session_id: s for s in sessions}

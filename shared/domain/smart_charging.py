@@ -23,6 +23,11 @@ DEFAULT_HORIZON = timedelta(hours=8)
 # The planner's time step: fine enough for time-of-use prices and short stays, coarse enough
 # that a day is a few hundred steps.
 PLAN_STEP = timedelta(minutes=15)
+# Plan to finish this long before the departure the plan rests on: in the ACN replay a third of
+# drivers left before the time they gave, and this margin raised the energy delivered by them
+# (Caltech 30 kW: 92.1 % -> 94.3 % of requested) while the plan still cost less than EDF's
+# (docs/eval/schedule.md).
+DEPARTURE_MARGIN = timedelta(hours=1)
 # Chargers keep a bounded number of periods per schedule (1.6 ChargingScheduleMaxPeriods is
 # often 24); later periods are sent again at the next recompute.
 MAX_PERIODS = 24

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.adapters.site_schedules import EvChargingNeeds
 from shared.domain import smart_charging as smart
+from shared.models.ocpi import Tariff
 from shared.models.profiles import LiveContext
 from shared.models.registry import Charger, ChargingNeeds, FlatTariff, Site, Vehicle
 from shared.models.scheduling import PendingCommand, StoredSchedule
@@ -23,6 +25,18 @@ SITE = Site(
 )  # fmt: skip
 CHARGERS = [Charger(id=f"CP{n}", site_id="depot", max_power_kw=Decimal(22)) for n in (1, 2, 3)]
 VAN = Vehicle(id="van", fleet_id="nordvind", battery_kwh=Decimal(75), max_ac_kw=Decimal(11))
+# An OCPI tariff with a cheap night: 3.00 SEK/kWh by day, 1.00 from 22:00 to 06:00 local time.
+NIGHT_TARIFF = Tariff.model_validate(
+    {
+        "country_code": "SE", "party_id": "LDV", "id": "night", "currency": "SEK",
+        "last_updated": "2026-01-01T00:00:00Z",
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": 1.00, "vat": 25, "step_size": 1}],
+             "restrictions": {"start_time": "22:00", "end_time": "06:00"}},
+            {"price_components": [{"type": "ENERGY", "price": 3.00, "vat": 25, "step_size": 1}]},
+        ],
+    }
+)  # fmt: skip
 TRUCK = Vehicle(id="truck", fleet_id="nordvind", usual_departure="07:30")
 
 
@@ -65,6 +79,9 @@ class Registry:
 
     def live_context(self, vehicle_ids: Any, evses: Any, site_ids: Any = ()) -> LiveContext:
         return LiveContext()
+
+    def tariff_versions(self, tariff_id: str) -> list[Tariff]:
+        return [NIGHT_TARIFF] if tariff_id == NIGHT_TARIFF.id else []
 
 
 @dataclass
@@ -140,6 +157,25 @@ def test_each_vehicles_need_departure_and_power_come_from_the_best_source_and_sa
     # And the plan is priced with the site's flat tariff, and both chargers are sent a profile
     assert schedule.cost is not None and schedule.currency == "SEK"
     assert sorted(cp for cp, _ in link.sent) == ["CP1", "CP2"]
+
+
+def test_a_site_priced_by_a_time_of_use_tariff_is_charged_in_its_cheap_hours():
+    # Given a depot whose fleet pays 1.00 SEK/kWh at night and 3.00 by day, and a van needing
+    # 11 kWh (one hour at its 11 kW) by tomorrow afternoon
+    site = SITE.model_copy(update={"tariff": None, "tariff_id": "night"})
+    needs = ChargingNeeds(vehicle_id="van", fleet_id="nordvind", departure_at=NOW + timedelta(hours=20),
+                          target_energy_kwh=Decimal(11), updated_at=NOW)  # fmt: skip
+    registry = Registry(needs={"van": needs}, the_site=site)
+
+    # When the site is planned
+    schedule, _ = plan(registry, [session("CP1", "van")])
+
+    # Then the van charges only between 22:00 and 06:00 Stockholm time, at the night price
+    (van,) = schedule.connectors
+    zone = ZoneInfo("Europe/Stockholm")
+    charging = [s.starts_at.astimezone(zone) for s in van.steps if s.limit_kw > 0]
+    assert charging and all(at.hour >= 22 or at.hour < 6 for at in charging)
+    assert (schedule.cost, schedule.currency) == (Decimal("11.00"), "SEK")
 
 
 def test_a_connector_drawing_for_a_session_laddvakt_cannot_plan_is_counted_at_full_power():
