@@ -32,7 +32,14 @@ from shared.domain.departure import DepartureQuery, PastVisit, SiteHabits, estim
 from shared.domain.errors import ScheduleConflict, SiteNotFound
 from shared.domain.ports import ChargerLinkPort
 from shared.domain.price_curve import energy_price_curve
-from shared.domain.scheduling import ChargingDemand, PowerStep, PricePeriod, SiteProblem, plan_site
+from shared.domain.scheduling import (
+    ChargingDemand,
+    ConnectorPlan,
+    PowerStep,
+    PricePeriod,
+    SiteProblem,
+    plan_site,
+)
 from shared.domain.tariff_choice import tariff_id_for, version_in_force
 from shared.models.ocpi import Tariff
 from shared.models.registry import Charger, ChargingNeeds, Site, Vehicle
@@ -222,9 +229,12 @@ class SchedulingService:
             s.session_id: self._input(s, chargers[s.charge_point_id], vehicles, site, habits, now)
             for s in sessions
         }
+        refused = [s for s in sessions if _uncontrolled(profiles[s.session_id])]
+        steered = [s for s in sessions if not _uncontrolled(profiles[s.session_id])]
+        # A refused connector is load, not a demand: it may draw its full power, which the others
+        # share what is left around; planning it as well would reserve its power twice.
         uncontrolled_kw = sum(
-            (inputs[s.session_id].max_power_kw for s in sessions if _uncontrolled(profiles[s.session_id])),
-            Decimal(0),
+            (inputs[s.session_id].max_power_kw for s in refused), Decimal(0)
         ) + self._unknown_load(inventory.connectors, chargers, sessions)
         prices, currency = price_periods_for(
             site,
@@ -247,7 +257,7 @@ class SchedulingService:
                     departure_at=inputs[s.session_id].departure_at,
                     max_power_kw=inputs[s.session_id].max_power_kw,
                 )
-                for s in sessions
+                for s in steered
             ),
             uncontrolled_kw=uncontrolled_kw,
             departure_margin=smart.DEPARTURE_MARGIN,
@@ -256,7 +266,8 @@ class SchedulingService:
         by_session = {s.session_id: s for s in sessions}
         to_send: list[tuple[StoredConnectorPlan, str]] = []
         connectors = []
-        for planned in plan.connectors:
+        at_full_power = tuple(_at_full_power(s, inputs[s.session_id], now) for s in refused)
+        for planned in (*plan.connectors, *at_full_power):
             session = by_session[planned.session_id]
             profile = profiles[planned.session_id]
             steps = tuple(StoredStep(starts_at=s.starts_at, limit_kw=s.limit_kw) for s in planned.steps)
@@ -497,6 +508,23 @@ def refused(profile: ProfileState, reason: str, at: datetime) -> ProfileState:
             "reason": reason if delay is not None else f"{reason}; gave up after {attempts} attempts",
             "next_retry_at": at + delay if delay is not None else None,
         }
+    )
+
+
+def _at_full_power(session: Session, needs: ConnectorInput, now: datetime) -> ConnectorPlan:
+    """What a connector whose charger refused its profile is expected to do: draw its full power
+    until its need is met or it leaves. A retry sends it that limit (harmless to a charger that
+    then accepts); its acceptance replans the site with the connector steered again."""
+    hours = max(Decimal(0), Decimal((needs.departure_at - now) / timedelta(hours=1)))
+    planned = min(needs.energy_needed_kwh, needs.max_power_kw * hours).quantize(Decimal("0.001"))
+    return ConnectorPlan(
+        session_id=session.session_id,
+        charge_point_id=session.charge_point_id,
+        connector_id=session.connector_id,
+        steps=(PowerStep(now, needs.max_power_kw),),
+        planned_kwh=planned,
+        unmet_kwh=(needs.energy_needed_kwh - planned).quantize(Decimal("0.001")),
+        note="the charger refused its profile: counted at its full power",
     )
 
 

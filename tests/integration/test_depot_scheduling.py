@@ -186,6 +186,12 @@ def test_a_refusing_charger_counts_at_full_power_and_the_limit_still_holds(
             ([s.limit_kw for s in c.steps if s.starts_at <= at] or [Decimal(0)])[-1] for c in controlled
         )
         assert load + schedule.uncontrolled_kw <= LIMIT
+    # And its power is reserved once, not twice: its plan is its full power (what a retry sends),
+    # the peak counts it once, and the others may share all of the 14 kW left now
+    assert [s.limit_kw for s in refused.steps] == [Decimal(11)]
+    now_load = sum(c.steps[0].limit_kw for c in controlled if c.steps[0].starts_at <= clock.now)
+    assert now_load == LIMIT - Decimal(11)
+    assert schedule.peak_kw <= LIMIT
 
     # When the retry is due, the profile is sent again
     clock.now = refused.profile.next_retry_at + timedelta(seconds=1)
