@@ -88,6 +88,7 @@ ALGORITHMS = (
     "laddvakt_estimate_live_rule",
     "laddvakt_estimate_p10",
     "laddvakt_estimate_min_declared_p10",
+    "laddvakt_estimate_p50",
     "uncontrolled",
     "round_robin",
     "earliest_deadline_first",
@@ -102,6 +103,9 @@ ESTIMATE_RULES: dict[str, str] = {
     "laddvakt_estimate_p10": "the estimate's P10 (declared departure and requested energy as its inputs)",
     "laddvakt_estimate_min_declared_p10": "the earlier of the declared departure (while ahead) and P10",
 }
+# A diagnostic beside them, not a candidate (it is not conservative): the estimate's median, to show
+# whether the conservative quantile costs energy when the limit, not the deadline, binds.
+MEDIAN_RULE = "laddvakt_estimate_p50"
 CHOICE_RULE = (
     "most energy delivered over all scenarios, then zero violations, then least cost; made on the "
     "replayed weeks themselves (2019-09..12, the months the departure model was tuned on): not held out"
@@ -359,7 +363,8 @@ class LiveDepartures:
 
     def departure(self, rule: str, session_id: str, now: datetime) -> datetime:
         """The planning departure under one of `ESTIMATE_RULES`, never before the next period."""
-        p10 = self.estimate(session_id, now).p10_at
+        estimate = self.estimate(session_id, now)
+        p10 = estimate.p10_at
         declared = self.visits[session_id].declared_departure_at
         ahead = declared if declared is not None and declared > now else None
         if rule == "laddvakt_estimate_live_rule":
@@ -368,6 +373,8 @@ class LiveDepartures:
             at = p10
         elif rule == "laddvakt_estimate_min_declared_p10":
             at = min(ahead, p10) if ahead else p10
+        elif rule == MEDIAN_RULE:
+            at = estimate.p50_at
         else:
             raise ValueError(f"unknown departure rule {rule!r}")
         return max(at, now + STEP)
@@ -459,7 +466,7 @@ def _acnportal_algorithms(
         # As the live system decides departures: its estimate, re-made at every reschedule.
         **{
             rule: (lambda rule=rule: LaddvaktPlanner(tou, reserve, estimate_rule=rule))  # type: ignore[misc]
-            for rule in ESTIMATE_RULES
+            for rule in (*ESTIMATE_RULES, MEDIAN_RULE)
         },
         "uncontrolled": acn.UncontrolledCharging,
         "round_robin": lambda: acn.RoundRobin(acn.earliest_deadline_first),
