@@ -13,7 +13,8 @@ could take), and its departure is the user's declared estimate (`estimated_depar
 claimed sessions; unclaimed sessions carry the truth there, so they are masked in
 `laddvakt.acn_data` and fall back to arrival + the site's median stay over the training months
 (2019-05..08). A vehicle still plugged in after its estimate is told it leaves at the next period.
-Weeks come from the tuning months (2019-09..12); the sealed 2021 files are never read.
+Weeks come from the tuning months (2019-09..12), plus one from the 2020 drift period that neither
+the departure model nor the hedges saw; the sealed 2021 files are never read.
 
 Laddvakt is also run as the live system decides departures: re-estimated at every reschedule by
 `estimate_departure` from what is known then (plug-in time, time plugged in, the declared departure
