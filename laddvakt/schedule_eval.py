@@ -743,7 +743,7 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
         "departure_estimate": (
             "Laddvakt's estimate rows re-estimate each vehicle's departure at every reschedule with "
             "shared.domain.departure (trained on Caltech 2019-05..08, hyperparameters chosen on "
-            "2019-09..12: the months replayed here) from the plug-in time, the time plugged in, the "
+            "2019-09..12: the months of the 2019 weeks replayed here) from the plug-in time, the time plugged in, the "
             "declared departure and requested energy of claimed sessions, and the site's habits from "
             f"its sessions that ended in the {SITE_HISTORY_DAYS} days before the current hour"
         ),
