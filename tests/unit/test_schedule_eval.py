@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from laddvakt.schedule_eval import ALGORITHMS, Scenario, evaluate, write_report
+from laddvakt.schedule_eval import ALGORITHMS, ESTIMATE_RULES, Scenario, evaluate, write_report
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +26,17 @@ def test_one_day_replay_reports_every_algorithm_against_the_optimum(tmp_path: Pa
     assert (tmp_path / "schedule.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "schedule.json").read_text()) == json.loads(json.dumps(document))
     # And it says what was run and how
-    assert {"date", "command", "git_commit", "weeks", "limits", "tariff", "information"} <= document.keys()
+    assert {
+        "date",
+        "command",
+        "git_commit",
+        "weeks",
+        "limits",
+        "tariff",
+        "information",
+        "departure_estimate",
+        "departure_rule",
+    } <= document.keys()
     assert document["weeks"] == ["2019-09-10"] and document["limits"] == [
         {"site": "caltech", "limit_kw": 30.0}
     ]
@@ -44,3 +54,11 @@ def test_one_day_replay_reports_every_algorithm_against_the_optimum(tmp_path: Pa
     assert rows["uncontrolled"]["violations"] > 0
     # And Laddvakt's planner was timed on every reschedule
     assert rows["laddvakt"]["reschedules"] > 200 and rows["laddvakt"]["runtime_ms_mean"] > 0
+    # And every departure-estimate rule ran, and the one chosen is the best of them by energy
+    rule = document["departure_rule"]
+    assert set(rule["tried"]) == set(ESTIMATE_RULES) <= set(rows)
+    assert "not held out" in rule["how"]
+    best = max(document["summary"][name]["delivered_percent_of_optimum"] for name in ESTIMATE_RULES)
+    assert document["summary"][rule["chosen"]]["delivered_percent_of_optimum"] == best
+    for name in ESTIMATE_RULES:
+        assert rows[name]["reschedules"] > 200, name
