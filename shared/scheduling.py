@@ -28,7 +28,7 @@ from shared.adapters.sessions_table import SessionsTable
 from shared.adapters.site_schedules import COMMAND_KIND, SiteSchedules, command_of
 from shared.domain import ocpp_framing as framing
 from shared.domain import smart_charging as smart
-from shared.domain.departure import DepartureQuery, PastVisit, SiteHabits, estimate_departure
+from shared.domain.departure import DepartureQuery, SiteHabits, estimate_departure
 from shared.domain.errors import ScheduleConflict, SiteNotFound
 from shared.domain.ports import ChargerLinkPort
 from shared.domain.price_curve import energy_price_curve
@@ -41,7 +41,9 @@ from shared.domain.scheduling import (
     plan_site,
 )
 from shared.domain.tariff_choice import tariff_id_for, version_in_force
+from shared.domain.vehicle_profile import past_visits
 from shared.models.ocpi import Tariff
+from shared.models.profiles import LiveContext
 from shared.models.registry import Charger, ChargingNeeds, Site, Vehicle
 from shared.models.scheduling import (
     ConnectorInput,
@@ -58,8 +60,6 @@ log = logging.getLogger(__name__)
 
 # Connector states in which something draws (or may draw at once) power.
 _DRAWING = {"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied"}
-# Past visits read for a vehicle's departure estimate.
-_HISTORY = 20
 # Recomputes of one site that lost the race to another before giving up (the stream retries).
 _CONFLICT_RETRIES = 3
 
@@ -224,9 +224,15 @@ class SchedulingService:
             if s.site_id == site_id and s.charge_point_id in chargers
         ]
         profiles = {s.session_id: self._settled(earlier.get(s.session_id), s, now) for s in sessions}
-        habits = self._site_habits(site) if sessions else None
+        # The vehicles' past visits and the site's recent stays, for the departure estimates: one
+        # batched read of what the workflow's profile step keeps, not a query per vehicle.
+        learned = (
+            self._registry.live_context((s.vehicle_id for s in sessions if s.vehicle_id), (), (site.id,))
+            if sessions
+            else LiveContext()
+        )
         inputs = {
-            s.session_id: self._input(s, chargers[s.charge_point_id], vehicles, site, habits, now)
+            s.session_id: self._input(s, chargers[s.charge_point_id], vehicles, site, learned, now)
             for s in sessions
         }
         refused = [s for s in sessions if _uncontrolled(profiles[s.session_id])]
@@ -347,21 +353,13 @@ class SchedulingService:
             return refused(profile, f"no answer within {smart.ANSWER_TIMEOUT.seconds} s", now)
         return profile
 
-    def _site_habits(self, site: Site) -> SiteHabits | None:
-        """The site's recent stays (its own fleet's sessions), for the departure estimates."""
-        context = self._registry.live_context((), (), (site.id,))
-        stays = context.site_stays.get(site.id)
-        if stays is None or stays.fleet_id != site.fleet_id:
-            return None
-        return context.site_habits(site.id, site.time_zone)
-
     def _input(
         self,
         session: Session,
         charger: Charger,
         vehicles: Mapping[str, Vehicle],
         site: Site,
-        habits: SiteHabits | None,
+        learned: LiveContext,
         now: datetime,
     ) -> ConnectorInput:
         vehicle = vehicles.get(session.vehicle_id or "")
@@ -394,8 +392,8 @@ class SchedulingService:
                     now=now,
                     time_zone=site.time_zone,
                     site_id=site.id,
-                    history=self._history(session),
-                    site_habits=habits if session.fleet_id == site.fleet_id else None,
+                    history=past_visits(learned.profiles.get(session.vehicle_id or "")),
+                    site_habits=self._site_habits(learned, site, session),
                 )
             )
         departure = smart.departure_at(
@@ -418,14 +416,13 @@ class SchedulingService:
             vehicle_id=session.vehicle_id,
         )
 
-    def _history(self, session: Session) -> tuple[PastVisit, ...]:
-        if session.vehicle_id is None:
-            return ()
-        return tuple(
-            PastVisit(s.started_at, s.ended_at)
-            for s in self._sessions.recent_for_vehicle(session.fleet_id, session.vehicle_id, _HISTORY)
-            if s.ended_at is not None and s.session_id != session.session_id
-        )
+    @staticmethod
+    def _site_habits(learned: LiveContext, site: Site, session: Session) -> SiteHabits | None:
+        """The site's recent stays (its own fleet's), for its own fleet's sessions only."""
+        stays = learned.site_stays.get(site.id)
+        if stays is None or stays.fleet_id != site.fleet_id or session.fleet_id != site.fleet_id:
+            return None
+        return learned.site_habits(site.id, site.time_zone)
 
     @staticmethod
     def _unknown_load(

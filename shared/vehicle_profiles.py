@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
@@ -21,6 +22,7 @@ from shared.models.profiles import ProfileRecorded
 from shared.models.sessions import Session
 from shared.settings import ProfileSettings
 
+R = TypeVar("R")
 # Each attempt re-reads the profile; more than a few writers of one vehicle at once do not happen.
 _ATTEMPTS = 5
 
@@ -51,32 +53,24 @@ class ProfileRecorder:
             )
         connector_kw = placement.charger.connector_power_kw(session.connector_id) if placement else None
         cls = vehicle_class(connector_kw)
-        for attempt in range(_ATTEMPTS):
-            profile = with_session(
-                self._registry.vehicle_profile(session.vehicle_id), session, cls, self._clock()
-            )
-            if profile is None:
-                return ProfileRecorded(
-                    session_id=session.session_id,
-                    vehicle_id=session.vehicle_id,
-                    changed=False,
-                    site_stays=site_stays,
-                )
-            try:
-                self._registry.put_vehicle_profile(profile)
-            except Conflict:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
+        vehicle_id = session.vehicle_id
+        profile = _changed_once(
+            lambda: self._registry.vehicle_profile(vehicle_id),
+            lambda read: with_session(read, session, cls, self._clock()),
+            self._registry.put_vehicle_profile,
+        )
+        if profile is None:
             return ProfileRecorded(
-                session_id=session.session_id,
-                vehicle_id=session.vehicle_id,
-                changed=True,
-                visits=len(profile.visits),
-                taper_sessions=profile.taper_fit_sessions.get(cls, 0),
-                site_stays=site_stays,
+                session_id=session.session_id, vehicle_id=vehicle_id, changed=False, site_stays=site_stays
             )
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return ProfileRecorded(
+            session_id=session.session_id,
+            vehicle_id=vehicle_id,
+            changed=True,
+            visits=len(profile.visits),
+            taper_sessions=profile.taper_fit_sessions.get(cls, 0),
+            site_stays=site_stays,
+        )
 
     def _record_stay(self, session: Session, site_fleet_id: str) -> int:
         """The session's stay into its site's recent stays (those of the site's own fleet's
@@ -84,15 +78,28 @@ class ProfileRecorder:
         has; 0 when nothing was written (a retry, another fleet's session)."""
         if session.fleet_id != site_fleet_id:
             return 0
-        for attempt in range(_ATTEMPTS):
-            stays = site_stays_with(self._registry.site_stays(session.site_id), session, self._clock())
-            if stays is None:
-                return 0
-            try:
-                self._registry.put_site_stays(stays)
-            except Conflict:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            return len(stays.stays)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        stays = _changed_once(
+            lambda: self._registry.site_stays(session.site_id),
+            lambda read: site_stays_with(read, session, self._clock()),
+            self._registry.put_site_stays,
+        )
+        return 0 if stays is None else len(stays.stays)
+
+
+def _changed_once(
+    read: Callable[[], R | None], change: Callable[[R | None], R | None], write: Callable[[R], None]
+) -> R | None:
+    """Read a versioned record, change it and write it over the version read; a `Conflict` (another
+    writer came first) reads again. None when the change found nothing to do (a retry)."""
+    for attempt in range(_ATTEMPTS):
+        changed = change(read())
+        if changed is None:
+            return None
+        try:
+            write(changed)
+        except Conflict:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue
+        return changed
+    raise AssertionError("unreachable: the last attempt returns or raises")

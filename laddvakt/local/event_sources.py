@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ def sqs_event(messages: list[dict[str, Any]], source: EventSource, region: str) 
     }
 
 
-class _Poller:
+class _Poller(ABC):
     """A background thread that reads an event source and invokes a function, as Lambda's
     event source mappings do; `idle` once a poll found nothing and no batch is in hand."""
 
@@ -71,8 +72,9 @@ class _Poller:
         """True when the last poll found nothing new and no batch is being processed."""
         return not self._busy and self._last_empty > 0
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """Poll the source until stopped (each kind of source polls its own way)."""
 
 
 class SqsPoller(_Poller):

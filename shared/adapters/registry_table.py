@@ -204,6 +204,13 @@ class _TtlCache:
             del self._items[key]
 
 
+def _over_version_read(version: int) -> dict[str, Any]:
+    """The condition of an optimistic write of `version`: over the version it was made from."""
+    if version == 1:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "version = :read", "ExpressionAttributeValues": {":read": version - 1}}
+
+
 def _live_key(key: dict[str, str]) -> str:
     return f"live:{key['pk']}#{key['sk']}"
 
@@ -664,14 +671,7 @@ class RegistryTable:
         an item of their own, written in the same transaction: only the profile step reads them,
         so the fleet's status reads the small item alone."""
         pk = f"VEHICLE#{profile.vehicle_id}"
-        condition = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if profile.version == 1
-            else {
-                "ConditionExpression": "version = :read",
-                "ExpressionAttributeValues": {":read": profile.version - 1},
-            }
-        )
+        condition = _over_version_read(profile.version)
         summary = {
             "pk": pk,
             "sk": _PROFILE,
@@ -709,14 +709,7 @@ class RegistryTable:
 
     def put_site_stays(self, stays: SiteStays) -> None:
         """Store the stays over the version they were made from, as `put_vehicle_profile`."""
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if stays.version == 1
-            else {
-                "ConditionExpression": "version = :read",
-                "ExpressionAttributeValues": {":read": stays.version - 1},
-            }
-        )
+        condition = _over_version_read(stays.version)
         item = {
             "pk": f"SITE#{stays.site_id}",
             "sk": _STAYS,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 from ocpp.messages import Call, unpack, validate_payload
@@ -20,13 +21,13 @@ pytestmark = pytest.mark.contract
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
 
-def plan(version: str, transaction_id: str, steps: int) -> StoredConnectorPlan:
+def plan(version: Literal["1.6", "2.0.1"], transaction_id: str, steps: int) -> StoredConnectorPlan:
     return StoredConnectorPlan(
         session_id=f"CP:{transaction_id}",
         charge_point_id="CP",
         connector_id=1,
         transaction_id=transaction_id,
-        ocpp_version=version,  # type: ignore[arg-type]
+        ocpp_version=version,
         steps=tuple(
             StoredStep(starts_at=NOW + timedelta(minutes=15 * i), limit_kw=Decimal(i % 3) * Decimal("3.7"))
             for i in range(steps)

@@ -91,9 +91,6 @@ class Sessions:
     def active_for_fleet(self, fleet_id: str) -> list[Session]:
         return self.active
 
-    def recent_for_vehicle(self, fleet_id: str, vehicle_id: str, count: int) -> list[Session]:
-        return []
-
 
 @dataclass
 class Schedules:
