@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
         "schedule",
         "replay ACN weeks: the depot planner vs acnportal's algorithms and the LP optimum (docs/eval/schedule.md)",
     )
+    schedule.add_argument(
+        "--workers", type=int, help="processes to replay the weeks in (default: one per CPU core)"
+    )
     schedule.set_defaults(func=_eval_schedule)
 
     frames = commands.add_parser("frames", help="inbound frames kept for inspection")
@@ -547,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _eval_schedule(args: argparse.Namespace) -> int:
     from laddvakt.schedule_eval import main as evaluate_schedule
 
-    return evaluate_schedule()
+    return evaluate_schedule(args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
