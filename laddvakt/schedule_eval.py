@@ -44,6 +44,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from laddvakt.acn_data import DRIFT, PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSite, load
+from shared.domain.arrival_reserve import ArrivalReserve, PastStay, learn_arrival_reserve, reserve_steps
 from shared.domain.departure import (
     SITE_HISTORY_DAYS,
     DepartureEstimate,
@@ -56,7 +57,6 @@ from shared.domain.departure import (
 from shared.domain.price_curve import energy_price_curve
 from shared.domain.scheduling import (
     ChargingDemand,
-    PowerStep,
     PricePeriod,
     SiteProblem,
     plan_site,
@@ -258,63 +258,19 @@ def median_stay(site: AcnSite) -> timedelta:
     return timedelta(seconds=statistics.median(stays))
 
 
-SLOTS_PER_DAY = 24 * 60 // PERIOD_MINUTES
-SLOTS_PER_HOUR = 60 // PERIOD_MINUTES
-# How much of the expected demand of vehicles not yet arrived the planner holds back (see below).
-RESERVE_SHARE = 1.0
-
-
-def arrival_reserve(site: AcnSite) -> dict[bool, Any]:
-    """The site's expected demand from vehicles not yet plugged in, learnt on the training months:
-    for a weekday (False) or a weekend day (True), `table[n][s]` is the mean power, at slot s of
-    the day, that sessions arriving after slot n need (each session's energy spread evenly over
-    its stay, at most the EVSE's power). The planner holds that much back at s when replanning at n.
-    """
-    import numpy as np
-
-    diff = {flag: np.zeros((SLOTS_PER_DAY + 1, SLOTS_PER_DAY + 1)) for flag in (False, True)}
-    days: dict[bool, set[date]] = {False: set(), True: set()}
-    for session in load(PERIODS[site][TRAIN]):
-        arrival = session.arrival.astimezone(ZONE)
-        departure = session.departure.astimezone(ZONE)
-        if departure <= arrival:
-            continue
-        weekend = arrival.weekday() >= 5
-        days[weekend].add(arrival.date())
-        a = (arrival.hour * 60 + arrival.minute) // PERIOD_MINUTES
-        d = SLOTS_PER_DAY
-        if departure.date() == arrival.date():
-            d = max(a + 1, (departure.hour * 60 + departure.minute) // PERIOD_MINUTES)
-        hours = (session.departure - session.arrival) / timedelta(hours=1)
-        rate = min(EVSE_KW, session.delivered_kwh / hours)
-        # The rectangle n in [0, a), s in [a, d), as a 2-D difference.
-        table = diff[weekend]
-        table[0, a] += rate
-        table[0, d] -= rate
-        table[a, a] -= rate
-        table[a, d] += rate
-    return {
-        flag: table.cumsum(axis=0).cumsum(axis=1)[:SLOTS_PER_DAY, :SLOTS_PER_DAY] / max(1, len(days[flag]))
-        for flag, table in diff.items()
-    }
-
-
-def reserve_steps(reserve: dict[bool, Any], now: datetime, days: int = 2) -> tuple[PowerStep, ...]:
-    """Hourly steps of held-back capacity from `now` on (none in the current hour: whoever comes
-    in it is about to be replanned for anyway)."""
-    local = now.astimezone(ZONE)
-    slot = (local.hour * 60 + local.minute) // PERIOD_MINUTES
-    hour_start = local.replace(minute=0, second=0, microsecond=0)
-    steps = [PowerStep(now, Decimal(0))]
-    for hour in range(1, days * 24):
-        at = hour_start + timedelta(hours=hour)
-        day_offset = (at.date() - local.date()).days
-        table = reserve[at.weekday() >= 5]
-        first = at.hour * SLOTS_PER_HOUR
-        row = table[slot] if day_offset == 0 else table[0]
-        kw = RESERVE_SHARE * float(row[first : first + SLOTS_PER_HOUR].mean())
-        steps.append(PowerStep(at.astimezone(UTC), Decimal(f"{kw:.1f}")))
-    return tuple(steps)
+def arrival_reserve(site: AcnSite) -> ArrivalReserve:
+    """The site's expected demand from vehicles not yet plugged in, learnt on the training months
+    by the live scheduler's own code (`shared.domain.arrival_reserve`), each session's average
+    power capped at the EVSE's."""
+    return learn_arrival_reserve(
+        (
+            PastStay(s.arrival.astimezone(UTC), s.departure.astimezone(UTC), Decimal(repr(s.delivered_kwh)))
+            for s in load(PERIODS[site][TRAIN])
+        ),
+        SITE_ZONE,
+        slot=STEP,
+        max_power_kw=Decimal(repr(EVSE_KW)),
+    )
 
 
 class LiveDepartures:
@@ -398,7 +354,7 @@ def step_prices(scenario: Scenario, curve: tuple[PricePeriod, ...], periods: int
 
 
 def _acnportal_algorithms(
-    scenario: Scenario, tou: tuple[PricePeriod, ...], reserve: dict[bool, Any], live: LiveDepartures
+    scenario: Scenario, tou: tuple[PricePeriod, ...], reserve: ArrivalReserve, live: LiveDepartures
 ) -> dict[str, Callable[[], Any]]:
     from acnportal import algorithms as acn
 
@@ -409,7 +365,7 @@ def _acnportal_algorithms(
         def __init__(
             self,
             curve: tuple[PricePeriod, ...],
-            reserve: dict[bool, Any] | None,
+            reserve: ArrivalReserve | None,
             *,
             margin: timedelta = timedelta(0),
             estimate_rule: str | None = None,

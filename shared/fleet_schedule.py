@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from shared.adapters.site_schedules import SiteSchedules
-from shared.models.api import ConnectorSchedule, FleetSchedule, ProfileView, ScheduleStep, SiteSchedule
+from shared.models.api import (
+    ConnectorSchedule,
+    FleetSchedule,
+    ProfileView,
+    ReservedStep,
+    ScheduleStep,
+    SiteSchedule,
+)
 from shared.models.scheduling import StoredConnectorPlan, StoredSchedule
 
 
@@ -30,6 +37,7 @@ def site_view(schedule: StoredSchedule) -> SiteSchedule:
         uncontrolled_kw=schedule.uncontrolled_kw,
         cost=schedule.cost,
         currency=schedule.currency,
+        reserved=[ReservedStep(starts_at=s.starts_at, reserved_kw=s.limit_kw) for s in schedule.reserved],
         connectors=[_connector_view(c) for c in schedule.connectors],
     )
 

@@ -8,6 +8,12 @@ nobody answered, retries that are due, and meter drift. A connector whose charge
 profile counts at its full power outside the plan (`SiteProblem.uncontrolled_kw`), so the site
 limit holds whatever that charger does; it keeps its place in the plan so the retry has a
 profile to send (a conservative double reservation until the charger accepts).
+
+The plan holds capacity back for the site's vehicles that usually arrive later (the arrival
+reserve, `shared.domain.arrival_reserve`, learnt from the site's stays of the last
+`SITE_HISTORY_DAYS`), from the next hour on and never in the current one: a vehicle that must
+charge now is never starved by vehicles that may come. The sweep replans a site when an hour
+with capacity held begins, so the hour in which the plan runs is always free of the reserve.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from shared.adapters.sessions_table import SessionsTable
 from shared.adapters.site_schedules import COMMAND_KIND, SiteSchedules, command_of
 from shared.domain import ocpp_framing as framing
 from shared.domain import smart_charging as smart
+from shared.domain.arrival_reserve import learn_arrival_reserve, reserve_steps
 from shared.domain.departure import DepartureQuery, SiteHabits, estimate_departure
 from shared.domain.errors import ScheduleConflict, SiteNotFound
 from shared.domain.ports import ChargerLinkPort
@@ -189,6 +196,10 @@ class SchedulingService:
                 delivered = session.energy_so_far_wh / 1000 - plan.delivered_at_plan_kwh
                 if smart.drifted(allowed, delivered):
                     return f"meter drift at {plan.charge_point_id} ({delivered:.2f} of {allowed:.2f} kWh)"
+        # An hour with capacity held for later arrivals has begun: it is the current hour now,
+        # which the reserve leaves free, so plan it again with what is known.
+        if any(schedule.computed_at < s.starts_at <= now and s.limit_kw > 0 for s in schedule.reserved):
+            return "an hour with capacity held for later arrivals began"
         return None
 
     # --- one site --------------------------------------------------------------------------------
@@ -266,6 +277,7 @@ class SchedulingService:
                 for s in steered
             ),
             uncontrolled_kw=uncontrolled_kw,
+            reserved_kw=self._arrival_reserve(learned, site, chargers, now),
             departure_margin=smart.DEPARTURE_MARGIN,
         )
         plan = plan_site(problem)
@@ -318,6 +330,7 @@ class SchedulingService:
             cost=plan.cost,
             currency=currency if plan.cost is not None else None,
             uncontrolled_kw=uncontrolled_kw,
+            reserved=_held_until(problem.reserved_kw, plan.ends_at),
             connectors=tuple(connectors),
         )
         # Stored before anything is sent: a charger's answer always finds its command and plan.
@@ -425,6 +438,22 @@ class SchedulingService:
         return learned.site_habits(site.id, site.time_zone)
 
     @staticmethod
+    def _arrival_reserve(
+        learned: LiveContext, site: Site, chargers: Mapping[str, Charger], now: datetime
+    ) -> tuple[PowerStep, ...]:
+        """Capacity to hold back for the site's own fleet's vehicles that usually arrive later,
+        from its recent stays whose energy is known. Each stay's average power is capped at the
+        site's largest outlet: no real stay averages more than the connector it used, so the cap
+        only keeps a mistimed record (seconds long, with a session's energy) from counting as a
+        huge load."""
+        stays = learned.site_stays.get(site.id)
+        if stays is None or stays.fleet_id != site.fleet_id or not chargers:
+            return ()
+        largest = max(c.connector_power_kw(0) for c in chargers.values())
+        reserve = learn_arrival_reserve(stays.past_stays(), site.time_zone, max_power_kw=largest)
+        return reserve_steps(reserve, now)
+
+    @staticmethod
     def _unknown_load(
         connectors: Iterable[Any], chargers: Mapping[str, Charger], sessions: list[Session]
     ) -> Decimal:
@@ -523,6 +552,17 @@ def _at_full_power(session: Session, needs: ConnectorInput, now: datetime) -> Co
         unmet_kwh=(needs.energy_needed_kwh - planned).quantize(Decimal("0.001")),
         note="the charger refused its profile: counted at its full power",
     )
+
+
+def _held_until(reserved: tuple[PowerStep, ...], ends_at: datetime | None) -> tuple[StoredStep, ...]:
+    """The reserve as the plan used it: its steps up to the plan's end, each a change of value."""
+    held: list[StoredStep] = []
+    for step in reserved:
+        if ends_at is None or step.starts_at >= ends_at:
+            break
+        if not held or held[-1].limit_kw != step.limit_kw:
+            held.append(StoredStep(starts_at=step.starts_at, limit_kw=step.limit_kw))
+    return tuple(held)
 
 
 def _uncontrolled(profile: ProfileState) -> bool:

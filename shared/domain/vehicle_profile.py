@@ -14,6 +14,7 @@ from shared.models.profiles import (
     MAX_TAPER_SESSIONS,
     MAX_VISITS,
     SiteStays,
+    Stay,
     TaperSession,
     VehicleProfile,
     Visit,
@@ -87,17 +88,22 @@ def past_visits(profile: VehicleProfile | None) -> tuple[PastVisit, ...]:
 def site_stays_with(stays: SiteStays | None, session: Session, now: datetime) -> SiteStays | None:
     """The site's recent stays with `session`'s in them, those older than `SITE_HISTORY_DAYS` (by
     plug-in, against `now`) and beyond `MAX_SITE_STAYS` dropped; None when it is in already or
-    the session has no end. Every session counts, with a vehicle or without."""
+    the session has no end. Every session counts, with a vehicle or without, with the energy it
+    delivered (what the arrival reserve learns from)."""
     if session.ended_at is None:
         return None
     if stays is not None and stays.knows(session.session_id):
         return None
     base = stays or SiteStays(site_id=session.site_id, fleet_id=session.fleet_id)
-    start = int(session.started_at.timestamp())
-    stay = (session.ended_at - session.started_at) // timedelta(seconds=1)
+    stay = Stay(
+        session.session_id,
+        int(session.started_at.timestamp()),
+        (session.ended_at - session.started_at) // timedelta(seconds=1),
+        session.energy_so_far_wh / 1000,
+    )
     oldest = int((now - timedelta(days=SITE_HISTORY_DAYS)).timestamp())
     kept = sorted(
-        (s for s in [*base.stays, (session.session_id, start, stay)] if s[1] >= oldest),
-        key=lambda s: (s[1], s[0]),
+        (s for s in [*base.stays, stay] if s.plugged_in_s >= oldest),
+        key=lambda s: (s.plugged_in_s, s.session_id),
     )[-MAX_SITE_STAYS:]
     return base.model_copy(update={"stays": kept, "updated_at": now, "version": base.version + 1})

@@ -343,6 +343,11 @@ class ScheduleStep(BaseModel):
     limit_kw: Decimal = Field(description="At most this power on the connector")
 
 
+class ReservedStep(BaseModel):
+    starts_at: datetime = Field(description="From this time (UTC) until the next step or the plan's end")
+    reserved_kw: Decimal = Field(description="Capacity the plan leaves unused for vehicles expected later")
+
+
 class ProfileView(BaseModel):
     status: Literal["pending", "accepted", "rejected", "not_sent"] = Field(
         description="What the charger made of the connector's latest SetChargingProfile: pending (sent, "
@@ -388,6 +393,12 @@ class SiteSchedule(BaseModel):
     )
     cost: Decimal | None = Field(description="Energy cost of the plan excluding VAT; null without prices")
     currency: str | None = None
+    reserved: list[ReservedStep] = Field(
+        default_factory=list,
+        description="Capacity held back for vehicles that usually arrive later, learnt from the site's stays "
+        "of the last 56 days (weekdays and weekends apart); never in the hour the plan was made. Empty "
+        "without such stays",
+    )
     connectors: list[ConnectorSchedule]
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.domain.arrival_reserve import PastStay
 from shared.domain.departure import PastVisit, SiteHabits
 from shared.models.registry import ChargingNeeds
 
@@ -20,7 +21,7 @@ from shared.models.registry import ChargingNeeds
 MAX_VISITS = 50
 MAX_TAPER_SESSIONS = 20
 # A site's stays for the departure estimate's site history (`SiteHabits`): those of the last
-# `SITE_HISTORY_DAYS`, at most this many (about 40 bytes each: the item stays near 80 KB).
+# `SITE_HISTORY_DAYS`, at most this many (about 50 bytes each: the item stays near 100 KB).
 MAX_SITE_STAYS = 2000
 
 
@@ -61,20 +62,47 @@ class VehicleProfile(_Stored):
         return any(v.session_id == session_id for v in self.visits)
 
 
+class Stay(NamedTuple):
+    """One closed session's stay at a site, stored as a JSON array: `[session id, plug-in time in
+    Unix seconds, stay in seconds, energy kWh as a string]`. Stays written before the energy was
+    kept have three elements and read as energy unknown."""
+
+    session_id: str
+    plugged_in_s: int
+    stay_s: int
+    energy_kwh: Decimal | None = None
+
+    @property
+    def plugged_in_at(self) -> datetime:
+        return datetime.fromtimestamp(self.plugged_in_s, UTC)
+
+    @property
+    def unplugged_at(self) -> datetime:
+        return datetime.fromtimestamp(self.plugged_in_s + self.stay_s, UTC)
+
+
 class SiteStays(_Stored):
-    """A site's recent stays, for the departure estimates of every vehicle plugged in there: as
-    (session id, plug-in time in Unix seconds, stay in seconds), oldest first. One registry item
-    per site (`SITE#{id}` / `STAYS`), written once per closed session by RecordVehicleProfile."""
+    """A site's recent stays, for the departure estimates of every vehicle plugged in there and
+    the depot planner's arrival reserve, oldest first. One registry item per site (`SITE#{id}` /
+    `STAYS`), written once per closed session by RecordVehicleProfile."""
 
     site_id: str
     fleet_id: str
-    stays: list[tuple[str, int, int]] = []
+    stays: list[Stay] = []
     updated_at: AwareDatetime | None = None
     # Optimistic lock, as on the vehicle profile.
     version: int = 0
 
     def knows(self, session_id: str) -> bool:
-        return any(stay[0] == session_id for stay in self.stays)
+        return any(stay.session_id == session_id for stay in self.stays)
+
+    def past_stays(self) -> list[PastStay]:
+        """The stays the arrival reserve learns from: those whose energy is known."""
+        return [
+            PastStay(s.plugged_in_at, s.unplugged_at, s.energy_kwh)
+            for s in self.stays
+            if s.energy_kwh is not None
+        ]
 
 
 class ProfileRecorded(BaseModel):
@@ -118,12 +146,7 @@ class LiveContext:
                 None
                 if stays is None or not stays.stays
                 else SiteHabits.from_visits(
-                    (
-                        PastVisit(
-                            datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + stay, UTC)
-                        )
-                        for _, start, stay in stays.stays
-                    ),
+                    (PastVisit(s.plugged_in_at, s.unplugged_at) for s in stays.stays),
                     time_zone,
                 )
             )

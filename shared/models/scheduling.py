@@ -80,6 +80,9 @@ class StoredSchedule(_Stored):
     currency: str | None
     uncontrolled_kw: Decimal
     connectors: tuple[StoredConnectorPlan, ...]
+    # Capacity the plan held back for vehicles that usually arrive later (the arrival reserve),
+    # as steps up to the plan's end; none in plans stored before it.
+    reserved: tuple[StoredStep, ...] = ()
 
 
 class PendingCommand(_Stored):

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,8 +19,10 @@ from shared.adapters.registry_table import RegistryTable
 from shared.adapters.sessions_table import SessionsTable
 from shared.adapters.site_schedules import SiteSchedules
 from shared.domain.errors import ScheduleConflict
+from shared.fleet_schedule import site_view
 from shared.models.events import InboundFrameRecord
-from shared.models.registry import Charger, RegistryDocument, Site
+from shared.models.profiles import SiteStays, Stay
+from shared.models.registry import Charger, ChargingNeeds, RegistryDocument, Site, Token, Vehicle
 from shared.scheduling import SchedulingService
 from tests.frames import call, published, sqs_event
 from tests.unit.conftest import EXAMPLE_REGISTRY
@@ -198,3 +201,97 @@ def test_a_refusing_charger_counts_at_full_power_and_the_limit_still_holds(
     before = len(published(f"{B}/out"))
     assert [s.site_id for s in scheduler.sweep()] == [SITE]
     assert len(published(f"{B}/out")) == before + 1
+
+
+RESERVE_SITE = "sthlm-reserve"
+RESERVE_CP, RESERVE_VAN, RESERVE_TAG = "LV-RESV-I1", "nor-resv-van", "RFIDRESV1"
+
+
+def test_a_site_with_a_history_of_later_arrivals_holds_capacity_back_then_and_none_now(
+    aws, handlers, context, scheduler, clock
+):
+    # Given a depot of the same fleet with a 25 kW grid connection and one 11 kW charger
+    example = RegistryDocument.model_validate_json(EXAMPLE_REGISTRY.read_text())
+    depot = next(s for s in example.sites if s.id == "sthlm-depot")
+    registry = RegistryTable(aws.registry_table)
+    registry.import_document(
+        RegistryDocument(
+            operator=example.operator,
+            fleets=[f for f in example.fleets if f.id == "nordvind"],
+            sites=[Site.model_validate({**depot.model_dump(), "id": RESERVE_SITE, "grid_limit_kw": LIMIT})],
+            chargers=[Charger(id=RESERVE_CP, site_id=RESERVE_SITE, max_power_kw=Decimal(11))],
+            vehicles=[Vehicle(id=RESERVE_VAN, fleet_id="nordvind", battery_kwh=Decimal(540))],
+            tokens=[Token(id_tag=RESERVE_TAG, fleet_id="nordvind", vehicle_id=RESERVE_VAN)],
+        )
+    )
+    # And, on each of the last 14 days, two vans arriving at the same local time a few hours from
+    # now and taking 20 kWh each over 2 h (10 kW each; both kinds of day, so whatever tomorrow is)
+    zone = ZoneInfo(depot.time_zone)
+    arrival = (clock.now + timedelta(hours=3)).astimezone(zone)
+    if not 1 <= arrival.hour <= 21:  # kept clear of midnight, where a day's table ends
+        arrival = (arrival + timedelta(days=1)).replace(hour=6)
+    past = [arrival - timedelta(days=d) for d in range(1, 15)]
+    registry.put_site_stays(
+        SiteStays(
+            site_id=RESERVE_SITE,
+            fleet_id="nordvind",
+            stays=[
+                Stay(f"resv-old-{d:%j}-{n}", int(d.timestamp()), 2 * 3600, Decimal(20))
+                for d in past
+                for n in (1, 2)
+            ],
+            version=1,
+        )
+    )
+    # And a van plugged in now that needs more than the charger can give before it leaves
+    held_from = arrival.replace(minute=0, second=0) + timedelta(hours=1)  # the first whole hour held
+    departure = held_from.astimezone(UTC) + timedelta(hours=4)
+    registry.put_charging_needs(
+        ChargingNeeds(
+            vehicle_id=RESERVE_VAN, fleet_id="nordvind", departure_at=departure,
+            target_energy_kwh=Decimal(900), updated_at=clock.now,
+        )
+    )  # fmt: skip
+    at = clock.now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    start = {"connectorId": 1, "idTag": RESERVE_TAG, "meterStart": 0, "timestamp": at}
+    frames(handlers, context, RESERVE_CP, call("s", "StartTransaction", start))
+
+    # When the scheduler plans the site
+    schedule = scheduler.reschedule(RESERVE_SITE, "arrival")
+
+    # Then nothing is held now, and the two usual vans' 20 kW from the first whole hour after they
+    # usually arrive
+    assert schedule is not None
+    assert schedule.reserved[0].starts_at == clock.now and schedule.reserved[0].limit_kw == 0
+
+    def held(when: datetime) -> Decimal:
+        return [s.limit_kw for s in schedule.reserved if s.starts_at <= when][-1]
+
+    assert held(held_from + timedelta(minutes=20)) == Decimal(20)
+    # And the van charges at its full 11 kW now, and in the held hour only within what is left
+    (van,) = schedule.connectors
+
+    def planned(when: datetime) -> Decimal:
+        return [s.limit_kw for s in van.steps if s.starts_at <= when][-1]
+
+    assert planned(clock.now) == Decimal(11)
+    assert planned(held_from + timedelta(minutes=20)) == LIMIT - Decimal(20)
+    # And the fleet API shows what was held back
+    view = site_view(schedule)
+    assert [(s.starts_at, s.reserved_kw) for s in view.reserved] == [
+        (s.starts_at, s.limit_kw) for s in schedule.reserved
+    ]
+
+    # When the charger has accepted its profile and the held hour begins, the minute sweep plans
+    # the site again, leaving that hour free
+    answer(handlers, context, RESERVE_CP, last_profile(RESERVE_CP)[1], "Accepted")
+    clock.now += timedelta(seconds=5)
+    assert scheduler.reschedule(RESERVE_SITE, "answer") is not None
+    assert RESERVE_SITE not in {s.site_id for s in scheduler.sweep()}
+    clock.now = held_from.astimezone(UTC) + timedelta(seconds=30)
+    replanned = {s.site_id: s for s in scheduler.sweep()}
+    assert replanned[RESERVE_SITE].trigger == "an hour with capacity held for later arrivals began"
+    again = replanned[RESERVE_SITE]
+    assert again.reserved[0].limit_kw == 0
+    (van,) = again.connectors
+    assert van.steps[0].starts_at == clock.now and van.steps[0].limit_kw == Decimal(11)

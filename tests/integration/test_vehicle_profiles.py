@@ -142,6 +142,9 @@ def test_each_closed_session_joins_its_sites_recent_stays_once(aws, handlers, co
     assert stays is not None and stays.fleet_id == depot["fleet"]
     assert [s[0] for s in stays.stays] == [r[0]["session_id"] for r in depot["results"]]
     assert {s[2] for s in stays.stays} == {6 * 3600}
+    # And each keeps the energy the workflow closed the session with (33.6 kWh), for the reserve
+    assert {s.energy_kwh for s in stays.stays} == {Decimal("33.6")}
+    assert len(stays.past_stays()) == 5
     assert [r[1]["site_stays"] for r in depot["results"]] == [1, 2, 3, 4, 5]
     # When the step is retried, the site's stays do not change either
     again = handlers["record_vehicle_profile"].lambda_handler(depot["results"][-1][0], context)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from shared.adapters.site_schedules import EvChargingNeeds
 from shared.domain import smart_charging as smart
 from shared.models.ocpi import Tariff
-from shared.models.profiles import LiveContext
+from shared.models.profiles import LiveContext, SiteStays, Stay
 from shared.models.registry import Charger, ChargingNeeds, FlatTariff, Site, Vehicle
 from shared.models.scheduling import PendingCommand, StoredSchedule
 from shared.models.sessions import Session
@@ -67,6 +67,7 @@ class Registry:
     connectors: list[Connector] = field(default_factory=list)
     needs: dict[str, ChargingNeeds] = field(default_factory=dict)
     the_site: Site = SITE
+    context: LiveContext = field(default_factory=LiveContext)
 
     def site(self, site_id: str) -> Site:
         return self.the_site
@@ -78,7 +79,7 @@ class Registry:
         return self.needs.get(vehicle_id)
 
     def live_context(self, vehicle_ids: Any, evses: Any, site_ids: Any = ()) -> LiveContext:
-        return LiveContext()
+        return self.context
 
     def tariff_versions(self, tariff_id: str) -> list[Tariff]:
         return [NIGHT_TARIFF] if tariff_id == NIGHT_TARIFF.id else []
@@ -184,6 +185,47 @@ def test_a_connector_drawing_for_a_session_laddvakt_cannot_plan_is_counted_at_fu
     # Then its 22 kW is kept free: the van may have at most 30 - 22 kW
     assert schedule.uncontrolled_kw == Decimal(22)
     assert max(s.limit_kw for s in schedule.connectors[0].steps) <= Decimal(8)
+
+
+BY_MIDNIGHT = ChargingNeeds(vehicle_id="van", fleet_id="nordvind", departure_at=NOW + timedelta(hours=6),
+                            target_energy_kwh=Decimal(100), updated_at=NOW)  # fmt: skip
+
+
+def evening_stays(fleet_id: str) -> LiveContext:
+    """Twenty days on which a truck arrived at 20:00 Stockholm time and took 100 kWh in 2 h."""
+    arrivals = [
+        datetime(2026, 11, 23, 20, tzinfo=ZoneInfo("Europe/Stockholm")) - timedelta(days=d)
+        for d in range(1, 21)
+    ]
+    stays = [Stay(f"old-{n}", int(a.timestamp()), 2 * 3600, Decimal(100)) for n, a in enumerate(arrivals)]
+    return LiveContext(
+        site_stays={"depot": SiteStays(site_id="depot", fleet_id=fleet_id, stays=stays, version=1)}
+    )
+
+
+def test_the_sites_usual_later_arrivals_are_held_back_from_the_next_hour_on():
+    # Given a depot where a truck arrived around 20:00 every evening, at 50 kW on average
+    # And a van needing 100 kWh by midnight
+    registry = Registry(needs={"van": BY_MIDNIGHT}, context=evening_stays("nordvind"))
+
+    # When it is planned at 18:00 Stockholm time
+    schedule, _ = plan(registry, [session("CP1", "van")])
+
+    # Then nothing is held now, and from 20:00 the site's largest outlet (22 kW) is, not 50 kW
+    assert schedule.reserved[0].starts_at == NOW and schedule.reserved[0].limit_kw == 0
+    evening = NOW + timedelta(hours=2, minutes=30)
+    assert [s.limit_kw for s in schedule.reserved if s.starts_at <= evening][-1] == Decimal(22)
+    # And the van charges at its full 11 kW now, and then within the 8 kW left of the 30 kW
+    (van,) = schedule.connectors
+    assert van.steps[0].starts_at == NOW and van.steps[0].limit_kw == Decimal(11)
+    assert [s.limit_kw for s in van.steps if s.starts_at <= evening][-1] == Decimal(8)
+
+
+def test_another_fleets_stays_hold_nothing_back():
+    registry = Registry(needs={"van": BY_MIDNIGHT}, context=evening_stays("other-fleet"))
+    schedule, _ = plan(registry, [session("CP1", "van")])
+    assert schedule.reserved == ()
+    assert {s.limit_kw for s in schedule.connectors[0].steps} == {Decimal(11)}
 
 
 def test_a_site_without_a_grid_limit_is_not_planned():

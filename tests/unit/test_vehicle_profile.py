@@ -3,12 +3,13 @@ runs, a bounded history, and the taper refit from the sessions that show it."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from shared.domain.departure import SITE_HISTORY_DAYS, PastVisit
 from shared.domain.vehicle_profile import past_visits, site_stays_with, taper_of, with_session
-from shared.models.profiles import MAX_SITE_STAYS, MAX_TAPER_SESSIONS, MAX_VISITS
+from shared.models.profiles import MAX_SITE_STAYS, MAX_TAPER_SESSIONS, MAX_VISITS, SiteStays, Stay
 from shared.models.sessions import MeterSample, Session
 
 START = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
@@ -74,10 +75,38 @@ def test_every_closed_session_joins_its_sites_recent_stays_once():
     # Given a site's stays after one session, with or without a vehicle
     stays = site_stays_with(None, closed(1, vehicle=None), START + timedelta(days=2))
     assert stays is not None and stays.version == 1
-    assert stays.stays == [("cp:1", int((START + timedelta(days=1)).timestamp()), 10 * 3600)]
+    assert stays.stays == [("cp:1", int((START + timedelta(days=1)).timestamp()), 10 * 3600, D(5))]
     # When the step runs again for it, nothing changes; a session still open teaches nothing
     assert site_stays_with(stays, closed(1), START + timedelta(days=2)) is None
     assert site_stays_with(stays, closed(2).model_copy(update={"ended_at": None}), START) is None
+
+
+def test_a_stay_keeps_its_energy_as_a_decimal_string_and_older_stays_read_as_unknown():
+    # Given a site's stays after one 5 kWh session
+    stays = site_stays_with(None, closed(1), START + timedelta(days=2))
+    assert stays is not None
+    # Then the stored document keeps the energy as a string, never a float
+    start = int((START + timedelta(days=1)).timestamp())
+    assert json.loads(stays.model_dump_json())["stays"] == [["cp:1", start, 10 * 3600, "5"]]
+    # And the arrival reserve learns from it, plug-in to unplug
+    (learnt,) = stays.past_stays()
+    assert (learnt.plugged_in_at, learnt.unplugged_at) == (
+        START + timedelta(days=1),
+        START + timedelta(days=1, hours=10),
+    )
+    assert learnt.energy_kwh == D(5)
+    # When a document written before the energy was kept is read (three elements a stay)
+    old = SiteStays.model_validate_json(
+        json.dumps(
+            {"site_id": "depot", "fleet_id": "f", "stays": [["old", start - 86400, 3600]], "version": 3}
+        )
+    )
+    # Then its stay reads as energy unknown: still a stay for the departure estimate, not for the reserve
+    assert old.stays == [Stay("old", start - 86400, 3600, None)]
+    assert old.past_stays() == []
+    newer = site_stays_with(old, closed(1), START + timedelta(days=2))
+    assert newer is not None and [s.energy_kwh for s in newer.stays] == [None, D(5)]
+    assert len(newer.past_stays()) == 1
 
 
 def test_a_sites_stays_keep_the_recent_window_and_a_bounded_count():
@@ -86,10 +115,10 @@ def test_a_sites_stays_keep_the_recent_window_and_a_bounded_count():
     for n in range(SITE_HISTORY_DAYS + 10):
         stays = site_stays_with(stays, closed(n), now) or stays
     assert stays is not None
-    oldest = min(start for _, start, _ in stays.stays)
+    oldest = min(s.plugged_in_s for s in stays.stays)
     assert oldest >= int((now - timedelta(days=SITE_HISTORY_DAYS)).timestamp())
     crowded = stays.model_copy(
-        update={"stays": [(f"x{i}", int(now.timestamp()), 60) for i in range(MAX_SITE_STAYS)]}
+        update={"stays": [Stay(f"x{i}", int(now.timestamp()), 60, D(1)) for i in range(MAX_SITE_STAYS)]}
     )
     after = site_stays_with(crowded, closed(SITE_HISTORY_DAYS + 9), now + timedelta(days=1))
     assert after is not None and len(after.stays) == MAX_SITE_STAYS
