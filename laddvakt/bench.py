@@ -1040,6 +1040,7 @@ def bench_schedule() -> dict[str, Any]:
         earliest_departure_first(problem)
         edf_times.append(time.perf_counter() - started)
     best, baseline = min(plan_times), min(edf_times)
+    reserve = bench_arrival_reserve()
     return {
         "benchmark": "schedule: one reschedule of 200 plugged-in vehicles over 24 h in 5-minute steps",
         "vehicles": SCHEDULE_VEHICLES,
@@ -1049,6 +1050,47 @@ def bench_schedule() -> dict[str, Any]:
         "baseline_earliest_departure_first_ms": round(1000 * baseline, 1),
         "ratio": round(best / baseline, 3),
         "goal_ms": 1000,
+        **reserve,
+    }
+
+
+def bench_arrival_reserve(stays: int = 2000) -> dict[str, Any]:
+    """What each replan adds for the arrival reserve: learning it from a site's full window of
+    stays (`MAX_SITE_STAYS`, 56 days) and stepping it once, next to reading the same stays item
+    from its stored JSON (which the replan pays anyway)."""
+    from shared.domain.arrival_reserve import learn_arrival_reserve, reserve_steps
+    from shared.models.profiles import SiteStays, Stay
+
+    first = datetime(2026, 10, 1, tzinfo=UTC)
+    item = SiteStays(
+        site_id="bench",
+        fleet_id="bench",
+        stays=[
+            Stay(
+                f"s{n}",
+                int((first + timedelta(minutes=37 * n)).timestamp()),
+                3600 * (1 + n % 9),
+                Decimal(5 + n % 40),
+            )
+            for n in range(stays)
+        ],
+    ).model_dump_json()
+    site = SiteStays.model_validate_json(item)
+    now = first + timedelta(days=57)
+    learn_times, read_times = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        reserve_steps(learn_arrival_reserve(site.past_stays(), "Europe/Stockholm"), now)
+        learn_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        SiteStays.model_validate_json(item)
+        read_times.append(time.perf_counter() - started)
+    learn, read = min(learn_times), min(read_times)
+    return {
+        "reserve_stays": stays,
+        "reserve_ms": round(1000 * learn, 1),
+        "baseline_read_stays_ms": round(1000 * read, 1),
+        "reserve_ratio": round(learn / read, 3),
     }
 
 
@@ -1110,7 +1152,9 @@ def _summary(name: str, result: dict[str, Any]) -> str:
         return (
             f"schedule: {result['vehicles']} vehicles planned in {result['plan_site_ms']} ms vs earliest departure "
             f"first {result['baseline_earliest_departure_first_ms']} ms → ratio {result['ratio']} "
-            f"(time / baseline time; goal under {result['goal_ms']} ms)"
+            f"(time / baseline time; goal under {result['goal_ms']} ms)\n"
+            f"schedule: arrival reserve learnt from {result['reserve_stays']} stays in {result['reserve_ms']} ms vs "
+            f"reading the stays item {result['baseline_read_stays_ms']} ms → ratio {result['reserve_ratio']}"
         )
     if name == "pricing":
         return (

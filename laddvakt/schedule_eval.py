@@ -791,6 +791,8 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / "schedule.png"
     chart_day = _chart(report, chart)
+    tradeoff = out_dir / "schedule-tradeoff.png"
+    _tradeoff_chart(report["summary"], report["departure_rule"]["chosen"], tradeoff)
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,
@@ -809,7 +811,7 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
             "(claimed sessions) or arrival + the site's median stay in 2019-05..08 (unclaimed, masked); "
             "a vehicle past its estimate is told it leaves next period"
         ),
-        "chart": {"file": chart.name, "day": chart_day},
+        "chart": {"file": chart.name, "day": chart_day, "tradeoff": tradeoff.name},
         "departure_estimate": (
             "Laddvakt's estimate rows re-estimate each vehicle's departure at every reschedule with "
             "shared.domain.departure (trained on Caltech 2019-05..08, hyperparameters chosen on "
@@ -886,6 +888,77 @@ def _chart(report: dict[str, Any], path: Path) -> str:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return day.isoformat()
+
+
+def _tradeoff_chart(summary: dict[str, Any], chosen_rule: str | None, path: Path) -> None:
+    """Energy (% of the optimum's) against cost over all scenarios for the contenders (Laddvakt,
+    its chosen estimate rule, acnportal's controlled algorithms, each both ways, and the optimum;
+    not the diagnostic rows), one marker per kind of departure information, the goal as a line."""
+    contenders = {"laddvakt", "round_robin", "earliest_deadline_first", "least_laxity_first"}
+    table = {
+        name: row
+        for name, row in summary.items()
+        if name.removesuffix(KNOWN) in contenders or name in {chosen_rule, "lp_optimum"}
+    }
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    markers = {"known": ("o", "tab:green"), "declared": ("s", "tab:blue"), "estimate": ("^", "tab:purple")}
+    figure, axis = plt.subplots(figsize=(10, 6.5))
+    placed: list[tuple[float, float]] = []
+    x_span = max(
+        1.0, max(r["delivered_percent_of_optimum"] for r in table.values() if r["violations"] == 0) - 90
+    )
+    y_span = max(1.0, max(r["cost_usd"] for r in table.values() if r["violations"] == 0))
+    for told, (marker, colour) in markers.items():
+        rows = {n: r for n, r in table.items() if r["departures"] == told and r["violations"] == 0}
+        axis.scatter(
+            [r["delivered_percent_of_optimum"] for r in rows.values()],
+            [r["cost_usd"] for r in rows.values()],
+            marker=marker,
+            color=colour,
+            label=f"departures {told}",
+            s=60,
+        )
+        for name, row in rows.items():
+            label = name.replace(KNOWN, "").replace("_", " ")
+            weight = "bold" if name.startswith("laddvakt") else "normal"
+            x, y = row["delivered_percent_of_optimum"], row["cost_usd"]
+            # Labels of points close together are stacked downwards instead of over each other.
+            near = sum(abs(x - px) < 0.04 * x_span and abs(y - py) < 0.01 * y_span for px, py in placed)
+            placed.append((x, y))
+            axis.annotate(
+                label,
+                (x, y),
+                xytext=(5, 4 - 11 * near),
+                textcoords="offset points",
+                fontsize=8,
+                fontweight=weight,
+            )
+    axis.axvline(GOAL_ENERGY_PERCENT_OF_OPTIMUM, color="black", linestyle="--", linewidth=1)
+    axis.annotate(
+        f"goal: {GOAL_ENERGY_PERCENT_OF_OPTIMUM:g} % of the optimum",
+        (GOAL_ENERGY_PERCENT_OF_OPTIMUM, axis.get_ylim()[0]),
+        xytext=(-4, 6),
+        textcoords="offset points",
+        rotation=90,
+        ha="right",
+        fontsize=8,
+    )
+    axis.set_xlabel("energy delivered, % of the hindsight optimum's (all scenarios)")
+    axis.set_ylabel("energy cost, USD (all scenarios)")
+    axis.set_title(
+        "Depot scheduling on real ACN weeks: more energy is right, less cost is lower\n"
+        "(diagnostic rows left out; uncontrolled charging breaks the limit)",
+        fontsize=10,
+    )
+    axis.legend(loc="upper left", fontsize=9)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def main(workers: int | None = None, *, out_dir: Path = OUT_DIR) -> int:

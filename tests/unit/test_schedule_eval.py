@@ -32,6 +32,7 @@ def test_one_day_replay_reports_every_algorithm_against_the_optimum(tmp_path: Pa
     # Then progress was shown for every algorithm, and both files are there
     assert len(lines) == len(ALGORITHMS)
     assert (tmp_path / "schedule.png").stat().st_size > 10_000
+    assert (tmp_path / "schedule-tradeoff.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "schedule.json").read_text()) == json.loads(json.dumps(document))
     # And it says what was run and how
     assert {

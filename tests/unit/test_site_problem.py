@@ -191,27 +191,28 @@ BY_MIDNIGHT = ChargingNeeds(vehicle_id="van", fleet_id="nordvind", departure_at=
                             target_energy_kwh=Decimal(100), updated_at=NOW)  # fmt: skip
 
 
-def evening_stays(fleet_id: str) -> LiveContext:
-    """Twenty days on which a truck arrived at 20:00 Stockholm time and took 100 kWh in 2 h."""
+def evening_stays(fleet_id: str, kwh: Decimal = Decimal(100)) -> LiveContext:
+    """Twenty days on which a truck arrived at 20:00 Stockholm time and took 100 kWh in 2 h, or
+    `kwh`."""
     arrivals = [
         datetime(2026, 11, 23, 20, tzinfo=ZoneInfo("Europe/Stockholm")) - timedelta(days=d)
         for d in range(1, 21)
     ]
-    stays = [Stay(f"old-{n}", int(a.timestamp()), 2 * 3600, Decimal(100)) for n, a in enumerate(arrivals)]
+    stays = [Stay(f"old-{n}", int(a.timestamp()), 2 * 3600, kwh) for n, a in enumerate(arrivals)]
     return LiveContext(
         site_stays={"depot": SiteStays(site_id="depot", fleet_id=fleet_id, stays=stays, version=1)}
     )
 
 
 def test_the_sites_usual_later_arrivals_are_held_back_from_the_next_hour_on():
-    # Given a depot where a truck arrived around 20:00 every evening, at 50 kW on average
+    # Given a depot where a van arrived around 20:00 every evening and took 22 kWh in 2 h (11 kW)
     # And a van needing 100 kWh by midnight
-    registry = Registry(needs={"van": BY_MIDNIGHT}, context=evening_stays("nordvind"))
+    registry = Registry(needs={"van": BY_MIDNIGHT}, context=evening_stays("nordvind", Decimal(22)))
 
     # When it is planned at 18:00 Stockholm time
     schedule, _ = plan(registry, [session("CP1", "van")])
 
-    # Then nothing is held now, and from 20:00 the site's largest outlet (22 kW) is, not 50 kW
+    # Then nothing is held now, and from 20:00 twice the usual 11 kW (a mean leaves busy days short)
     assert schedule.reserved[0].starts_at == NOW and schedule.reserved[0].limit_kw == 0
     evening = NOW + timedelta(hours=2, minutes=30)
     assert [s.limit_kw for s in schedule.reserved if s.starts_at <= evening][-1] == Decimal(22)
@@ -219,6 +220,19 @@ def test_the_sites_usual_later_arrivals_are_held_back_from_the_next_hour_on():
     (van,) = schedule.connectors
     assert van.steps[0].starts_at == NOW and van.steps[0].limit_kw == Decimal(11)
     assert [s.limit_kw for s in van.steps if s.starts_at <= evening][-1] == Decimal(8)
+
+
+def test_a_stay_counts_at_most_the_sites_largest_outlet():
+    # Given a truck that arrived around 20:00 every evening at 50 kW on average, at a site whose
+    # largest outlet is 22 kW
+    registry = Registry(needs={"van": BY_MIDNIGHT}, context=evening_stays("nordvind"))
+    # When it is planned at 18:00
+    schedule, _ = plan(registry, [session("CP1", "van")])
+    # Then each evening counts at most 22 kW, held twice over: all of the 30 kW limit from 20:00
+    evening = NOW + timedelta(hours=2, minutes=30)
+    assert [s.limit_kw for s in schedule.reserved if s.starts_at <= evening][-1] == Decimal(44)
+    (van,) = schedule.connectors
+    assert [s.limit_kw for s in van.steps if s.starts_at <= evening][-1] == Decimal(0)
 
 
 def test_another_fleets_stays_hold_nothing_back():
