@@ -10,6 +10,7 @@ things in one query):
 | FLEET#{id}         | META             | FLEET#{id}   | FLEET                           |
 | SITE#{id}          | META             | FLEET#{f}    | SITE#{id}                       |
 | SITE#{id}          | STAYS            |              |                                 |
+| SITE#{id}          | STAY_ENERGY      |              |                                 |
 | CHARGER#{id}       | META             | FLEET#{f}    | CHARGER#{id}                    |
 | CHARGER#{id}       | STATE            | FLEET#{f}    | LIVE#{id}#STATE                 |
 | CHARGER#{id}       | CONNECTOR#{nnn}  | FLEET#{f}    | LIVE#{id}#CONNECTOR#{nnn}       |
@@ -34,7 +35,10 @@ past visits, the fitted taper) is another, and the taper points it was fit from 
 written once per closed session in one transaction under an optimistic lock on the profile's
 `version`, kept out of the fleet index; the fleet's status reads the profile alone, in batches.
 A site's recent stays (for the departure estimate's site history) are one item beside the site,
-written by the same step under the same kind of lock.
+written by the same step under the same kind of lock, and the energy each took (for the depot
+planner's arrival reserve) a second, in the same transaction: the stays item keeps the shape the
+release before it wrote, so Lambdas of either release read what the other wrote while a deploy
+replaces them (a stay the previous release added has no energy and is left out of the reserve).
 
 Records a fleet admin writes through the API carry their `fleet_id`; every such write is
 conditional on it, so an id another fleet already uses is refused atomically, and a delete only
@@ -95,6 +99,7 @@ _META = "META"
 _NEEDS = "NEEDS"
 _PROFILE = "PROFILE"
 _STAYS = "STAYS"
+_STAY_ENERGY = "STAY_ENERGY"
 _TAPER = "TAPER"
 _TAPER_SESSIONS = TypeAdapter(list[TaperSession])
 _SYSTEM_FIELDS = {"pk", "sk", "gsi1pk", "gsi1sk", "kind"}
@@ -209,6 +214,20 @@ def _over_version_read(version: int) -> dict[str, Any]:
     if version == 1:
         return {"ConditionExpression": "attribute_not_exists(pk)"}
     return {"ConditionExpression": "version = :read", "ExpressionAttributeValues": {":read": version - 1}}
+
+
+def _site_stays(item: dict[str, Any], energy: dict[str, Any] | None) -> SiteStays:
+    """A site's stays from their item and the energy item beside it (absent, or missing a stay
+    that a Lambda of the previous release added: that stay's energy is unknown)."""
+    stays = SiteStays.model_validate_json(item["document"])
+    kwh = json.loads(energy["document"]) if energy else {}
+    if not kwh:
+        return stays
+    known = [
+        stay._replace(energy_kwh=Decimal(kwh[stay.session_id])) if stay.session_id in kwh else stay
+        for stay in stays.stays
+    ]
+    return stays.model_copy(update={"stays": known})
 
 
 def _live_key(key: dict[str, str]) -> str:
@@ -701,31 +720,58 @@ class RegistryTable:
         self._cache.forget(f"live:VEHICLE#{profile.vehicle_id}#{_PROFILE}")
 
     def site_stays(self, site_id: str) -> SiteStays | None:
-        with aws_errors(f"read the stays of site {site_id}"):
-            item = self._table.get_item(Key={"pk": f"SITE#{site_id}", "sk": _STAYS}, ConsistentRead=True).get(
-                "Item"
-            )
-        return None if item is None else SiteStays.model_validate_json(item["document"])
+        keys = [{"pk": f"SITE#{site_id}", "sk": sk} for sk in (_STAYS, _STAY_ENERGY)]
+        items = {
+            i["sk"]: i for i in self._batch_get(keys, f"read the stays of site {site_id}", consistent=True)
+        }
+        return None if _STAYS not in items else _site_stays(items[_STAYS], items.get(_STAY_ENERGY))
 
     def put_site_stays(self, stays: SiteStays) -> None:
-        """Store the stays over the version they were made from, as `put_vehicle_profile`."""
+        """Store the stays over the version they were made from, as `put_vehicle_profile`: the
+        stays as the previous release stored them, and their energy beside them."""
         condition = _over_version_read(stays.version)
-        item = {
-            "pk": f"SITE#{stays.site_id}",
-            "sk": _STAYS,
-            "kind": "site_stays",
-            "fleet_id": stays.fleet_id,
-            "version": stays.version,
-            "document": stays.model_dump_json(),
-        }
+        document = stays.model_dump(mode="json")
+        energy = {stay[0]: stay[3] for stay in document["stays"] if len(stay) > 3 and stay[3] is not None}
+        document["stays"] = [stay[:3] for stay in document["stays"]]
+        pk = f"SITE#{stays.site_id}"
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "pk": pk,
+                        "sk": _STAYS,
+                        "kind": "site_stays",
+                        "fleet_id": stays.fleet_id,
+                        "version": stays.version,
+                        "document": json.dumps(document, separators=(",", ":")),
+                    },
+                    **condition,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "pk": pk,
+                        "sk": _STAY_ENERGY,
+                        "kind": "site_stay_energy",
+                        "fleet_id": stays.fleet_id,
+                        "version": stays.version,
+                        "document": json.dumps(energy, separators=(",", ":")),
+                    },
+                }
+            },
+        ]
         with aws_errors(f"store the stays of site {stays.site_id}"):
             try:
-                self._table.put_item(Item=item, **condition)
+                self._table.meta.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
                     raise
                 raise Conflict(f"the stays of site {stays.site_id} changed meanwhile") from exc
-        self._cache.forget(f"live:SITE#{stays.site_id}#{_STAYS}")
+        for sk in (_STAYS, _STAY_ENERGY):
+            self._cache.forget(f"live:SITE#{stays.site_id}#{sk}")
 
     def live_context(
         self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]], site_ids: Iterable[str] = ()
@@ -740,7 +786,7 @@ class RegistryTable:
         keys = [
             *({"pk": f"VEHICLE#{v}", "sk": sk} for v in vehicles for sk in (_PROFILE, _NEEDS)),
             *({"pk": f"CHARGER#{cp}", "sk": f"NEEDS#{evse:03d}"} for cp, evse in chargers),
-            *({"pk": f"SITE#{s}", "sk": _STAYS} for s in sorted(set(site_ids))),
+            *({"pk": f"SITE#{s}", "sk": sk} for s in sorted(set(site_ids)) for sk in (_STAYS, _STAY_ENERGY)),
         ]
         missing = [k for k in keys if not self._cache.holds(_live_key(k))]
         read = {_live_key(i): i for i in self._batch_get(missing, "read vehicle profiles and charging needs")}
@@ -757,7 +803,8 @@ class RegistryTable:
                 needs = ChargingNeeds.model_validate(_record(item))
                 context.needs[needs.vehicle_id] = needs
             elif kind == "site_stays":
-                stays = SiteStays.model_validate_json(item["document"])
+                energy = self._cache.value(_live_key({"pk": key["pk"], "sk": _STAY_ENERGY}))
+                stays = _site_stays(item, energy)
                 context.site_stays[stays.site_id] = stays
             elif kind == "charging_needs":
                 context.ev_needs[(item["charge_point_id"], int(item["evse_id"]))] = EvChargingNeeds(
@@ -765,10 +812,14 @@ class RegistryTable:
                 )
         return context
 
-    def _batch_get(self, keys: list[dict[str, str]], doing: str) -> list[dict[str, Any]]:
+    def _batch_get(
+        self, keys: list[dict[str, str]], doing: str, *, consistent: bool = False
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET):
-            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + _BATCH_GET]}}
+            request: dict[str, Any] = {
+                self._table.name: {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": consistent}
+            }
             while request:
                 with aws_errors(doing):
                     result = self._table.meta.client.batch_get_item(RequestItems=request)

@@ -63,9 +63,10 @@ class VehicleProfile(_Stored):
 
 
 class Stay(NamedTuple):
-    """One closed session's stay at a site, stored as a JSON array: `[session id, plug-in time in
-    Unix seconds, stay in seconds, energy kWh as a string]`. Stays written before the energy was
-    kept have three elements and read as energy unknown."""
+    """One closed session's stay at a site: session id, plug-in time in Unix seconds, stay in
+    seconds, and the energy it took (None when unknown: a stay recorded before the energy was kept).
+    The registry adapter stores the first three as a JSON array, as the release before it did, and
+    the energy in an item of its own beside them."""
 
     session_id: str
     plugged_in_s: int
