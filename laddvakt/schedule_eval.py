@@ -7,14 +7,17 @@ one continuous 32 A EVSE at 208 V (6.656 kW) per ACN station and a single site c
 site's limit as aggregate current). Laddvakt's planner is wrapped as an acnportal algorithm and
 rescheduled on every plug-in and unplug and every period, as it runs live.
 
-The same information for every algorithm: each vehicle's energy demand is the energy it really
-took (ACN-Sim's convention: users' requests are noisy, and what was delivered is what the car
-could take), and its departure is the user's declared estimate (`estimated_departure`) for
-claimed sessions; unclaimed sessions carry the truth there, so they are masked in
-`laddvakt.acn_data` and fall back to arrival + the site's median stay over the training months
-(2019-05..08). A vehicle still plugged in after its estimate is told it leaves at the next period.
-Weeks come from the tuning months (2019-09..12), plus one from the 2020 drift period that neither
-the departure model nor the hedges saw; the sealed 2021 files are never read.
+The same information for every algorithm, of two kinds, each algorithm run with both: each
+vehicle's energy demand is the energy it really took (ACN-Sim's convention: users' requests are
+noisy, and what was delivered is what the car could take); its departure is either the real one,
+told on plug-in (the `_known_departures` rows: ACN-Sim's convention and what the optimum knows, so
+they measure the planner), or the user's declared estimate (`estimated_departure`) for claimed
+sessions (what a live site knows, so they measure what wrong departures cost); unclaimed sessions
+carry the truth there, so they are masked in `laddvakt.acn_data` and fall back to arrival + the
+site's median stay over the training months (2019-05..08). A vehicle still plugged in after its
+estimate is told it leaves at the next period. Weeks come from the tuning months (2019-09..12),
+plus one from the 2020 drift period that neither the departure model nor the hedges saw; the
+sealed 2021 files are never read.
 
 Laddvakt is also run as the live system decides departures: re-estimated at every reschedule by
 `estimate_departure` from what is known then (plug-in time, time plugged in, the declared departure
@@ -807,9 +810,10 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
         "evse": f"one continuous EVSE per station, 0-{EVSE_AMPS:g} A at {VOLTAGE:g} V ({EVSE_KW:.3f} kW)",
         "tariff": TARIFF_NOTE,
         "information": (
-            "energy demand = the energy the session really took; departure = the declared estimate "
-            "(claimed sessions) or arrival + the site's median stay in 2019-05..08 (unclaimed, masked); "
-            "a vehicle past its estimate is told it leaves next period"
+            "energy demand = the energy the session really took; departure = the real one, told on "
+            "plug-in (rows ending _known_departures, and the optimum), or the declared estimate "
+            "(claimed sessions) or arrival + the site's median stay in 2019-05..08 (unclaimed, masked), "
+            "a vehicle past its estimate told it leaves next period (every other row)"
         ),
         "chart": {"file": chart.name, "day": chart_day, "tradeoff": tradeoff.name},
         "departure_estimate": (
