@@ -238,7 +238,9 @@ class SchedulingService:
         # The vehicles' past visits and the site's recent stays, for the departure estimates: one
         # batched read of what the workflow's profile step keeps, not a query per vehicle.
         learned = (
-            self._registry.live_context((s.vehicle_id for s in sessions if s.vehicle_id), (), (site.id,))
+            self._registry.live_context(
+                (s.vehicle_id for s in sessions if s.vehicle_id), (), (site.id,), stay_energy=True
+            )
             if sessions
             else LiveContext()
         )

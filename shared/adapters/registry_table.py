@@ -774,19 +774,30 @@ class RegistryTable:
             self._cache.forget(f"live:SITE#{stays.site_id}#{sk}")
 
     def live_context(
-        self, vehicle_ids: Iterable[str], evses: Iterable[tuple[str, int]], site_ids: Iterable[str] = ()
+        self,
+        vehicle_ids: Iterable[str],
+        evses: Iterable[tuple[str, int]],
+        site_ids: Iterable[str] = (),
+        *,
+        stay_energy: bool = False,
     ) -> LiveContext:
         """What the estimates of active sessions need beside the sessions, in batched reads (never
         one request per vehicle): each vehicle's profile (without its taper points) and charging
         needs, and what each EV told its charger (2.0.1 NotifyEVChargingNeeds). Kept a minute per
         container like every registry record, absent ones too (a read of a missing item costs as
         much as of a small one), so a fleet app polling the status does not re-read them; and the
-        recent stays of each site, for the departure estimate's site history."""
+        recent stays of each site, for the departure estimate's site history, with the energy each
+        took when `stay_energy` (the depot planner's arrival reserve needs it; the fleet's status
+        does not read that item)."""
         vehicles, chargers = sorted(set(vehicle_ids)), sorted(set(evses))
         keys = [
             *({"pk": f"VEHICLE#{v}", "sk": sk} for v in vehicles for sk in (_PROFILE, _NEEDS)),
             *({"pk": f"CHARGER#{cp}", "sk": f"NEEDS#{evse:03d}"} for cp, evse in chargers),
-            *({"pk": f"SITE#{s}", "sk": sk} for s in sorted(set(site_ids)) for sk in (_STAYS, _STAY_ENERGY)),
+            *(
+                {"pk": f"SITE#{s}", "sk": sk}
+                for s in sorted(set(site_ids))
+                for sk in ((_STAYS, _STAY_ENERGY) if stay_energy else (_STAYS,))
+            ),
         ]
         missing = [k for k in keys if not self._cache.holds(_live_key(k))]
         read = {_live_key(i): i for i in self._batch_get(missing, "read vehicle profiles and charging needs")}
@@ -803,7 +814,11 @@ class RegistryTable:
                 needs = ChargingNeeds.model_validate(_record(item))
                 context.needs[needs.vehicle_id] = needs
             elif kind == "site_stays":
-                energy = self._cache.value(_live_key({"pk": key["pk"], "sk": _STAY_ENERGY}))
+                energy = (
+                    self._cache.value(_live_key({"pk": key["pk"], "sk": _STAY_ENERGY}))
+                    if stay_energy
+                    else None
+                )
                 stays = _site_stays(item, energy)
                 context.site_stays[stays.site_id] = stays
             elif kind == "charging_needs":

@@ -54,8 +54,11 @@ def test_stays_with_their_energy_read_back_whole_and_as_the_previous_release_rea
     registry.put_site_stays(stays)
     # Then they read back as they were
     assert registry.site_stays(site) == stays
-    live = registry.live_context([], [], [site])
+    live = registry.live_context([], [], [site], stay_energy=True)
     assert live.site_stays[site] == stays
+    # And the fleet's status, which does not ask for the energy, reads the stays item alone
+    plain = RegistryTable(aws.registry_table).live_context([], [], [site])
+    assert [s.energy_kwh for s in plain.site_stays[site].stays] == [None, None]
     # And a Lambda of the previous release reads the stays item as it always did
     previous = _PreviousSiteStays.model_validate_json(_raw(aws, site, "STAYS")["document"])
     assert [tuple(s) for s in previous.stays] == [("a", 1_790_000_000, 7200), ("b", 1_790_010_000, 3600)]

@@ -78,7 +78,9 @@ class Registry:
     def charging_needs(self, vehicle_id: str) -> ChargingNeeds | None:
         return self.needs.get(vehicle_id)
 
-    def live_context(self, vehicle_ids: Any, evses: Any, site_ids: Any = ()) -> LiveContext:
+    def live_context(
+        self, vehicle_ids: Any, evses: Any, site_ids: Any = (), *, stay_energy: bool = False
+    ) -> LiveContext:
         return self.context
 
     def tariff_versions(self, tariff_id: str) -> list[Tariff]:
