@@ -175,6 +175,13 @@ def print_depot(view: DepotView) -> None:
         f"  {site['site_id']}: grid limit {site['limit_kw']} kW, planned peak {site['peak_kw']} kW "
         f"({site['uncontrolled_kw']} kW of it not steerable), {cost}; planned on: {site['trigger']}"
     )
+    held = [Decimal(step["reserved_kw"]) for step in site.get("reserved", [])]
+    if any(held):
+        first = next(step for step in site["reserved"] if Decimal(step["reserved_kw"]) > 0)
+        print(
+            f"    held back for vehicles that usually arrive later (the site's past stays): up to {max(held)} kW "
+            f"from {first['starts_at'][11:16]}Z, given back at the start of each such hour if nobody came"
+        )
     for connector in site["connectors"]:
         now_kw = connector["steps"][0]["limit_kw"] if connector["steps"] else "0"
         profile = connector["profile"]
