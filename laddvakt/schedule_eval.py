@@ -361,6 +361,7 @@ def _acnportal_algorithms(
 ) -> dict[str, Callable[[], Any]]:
     from acnportal import algorithms as acn
 
+    # acnportal ships no type hints: its base classes are Any to mypy.
     class LaddvaktPlanner(acn.BaseAlgorithm):  # type: ignore[misc,name-defined]
         """`plan_site` behind acnportal's algorithm interface: the plan's whole horizon is
         handed over; acnportal replans on every plug-in and unplug and every period."""
@@ -435,6 +436,7 @@ def _acnportal_algorithms(
         # As the live system decides departures: its estimate, re-made at every reschedule (the
         # estimate's P10 is its own margin).
         **{
+            # The default argument binds each rule now; mypy cannot infer a lambda default's type.
             rule: (lambda rule=rule: LaddvaktPlanner(tou, reserve, estimate_rule=rule))  # type: ignore[misc]
             for rule in (*ESTIMATE_RULES, MEDIAN_RULE)
         },
@@ -454,6 +456,7 @@ def simulate(
 
     known = name.endswith(KNOWN)
 
+    # acnportal ships no type hints: its base classes are Any to mypy.
     class SameInformation(acnsim.Interface):  # type: ignore[misc,name-defined]
         """What every algorithm sees as a session's departure: the declared one, or the next
         period once that has passed; or, for the `_known_departures` rows, the real one."""

@@ -706,17 +706,7 @@ class RegistryTable:
             "fleet_id": profile.fleet_id,
             "document": _TAPER_SESSIONS.dump_json(profile.taper_sessions).decode(),
         }
-        items = [
-            {"Put": {"TableName": self._table.name, "Item": summary, **condition}},
-            {"Put": {"TableName": self._table.name, "Item": taper}},
-        ]
-        with aws_errors(f"store the profile of vehicle {profile.vehicle_id}"):
-            try:
-                self._table.meta.client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
-                    raise
-                raise Conflict(f"the profile of vehicle {profile.vehicle_id} changed meanwhile") from exc
+        self._put_together(summary, taper, condition, f"the profile of vehicle {profile.vehicle_id}")
         self._cache.forget(f"live:VEHICLE#{profile.vehicle_id}#{_PROFILE}")
 
     def site_stays(self, site_id: str) -> SiteStays | None:
@@ -729,49 +719,46 @@ class RegistryTable:
     def put_site_stays(self, stays: SiteStays) -> None:
         """Store the stays over the version they were made from, as `put_vehicle_profile`: the
         stays as the previous release stored them, and their energy beside them."""
-        condition = _over_version_read(stays.version)
         document = stays.model_dump(mode="json")
-        energy = {stay[0]: stay[3] for stay in document["stays"] if len(stay) > 3 and stay[3] is not None}
         document["stays"] = [stay[:3] for stay in document["stays"]]
+        energy = {s.session_id: str(s.energy_kwh) for s in stays.stays if s.energy_kwh is not None}
         pk = f"SITE#{stays.site_id}"
+        item = {"pk": pk, "fleet_id": stays.fleet_id, "version": stays.version}
+        self._put_together(
+            {
+                **item,
+                "sk": _STAYS,
+                "kind": "site_stays",
+                "document": json.dumps(document, separators=(",", ":")),
+            },
+            {
+                **item,
+                "sk": _STAY_ENERGY,
+                "kind": "site_stay_energy",
+                "document": json.dumps(energy, separators=(",", ":")),
+            },
+            _over_version_read(stays.version),
+            f"the stays of site {stays.site_id}",
+        )
+        for sk in (_STAYS, _STAY_ENERGY):
+            self._cache.forget(f"live:{pk}#{sk}")
+
+    def _put_together(
+        self, locked: dict[str, Any], beside: dict[str, Any], condition: dict[str, Any], what: str
+    ) -> None:
+        """Two items in one transaction: `locked` under `condition` (an optimistic version lock),
+        `beside` with it; a lock another writer moved meanwhile is a `Conflict`."""
         items = [
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": {
-                        "pk": pk,
-                        "sk": _STAYS,
-                        "kind": "site_stays",
-                        "fleet_id": stays.fleet_id,
-                        "version": stays.version,
-                        "document": json.dumps(document, separators=(",", ":")),
-                    },
-                    **condition,
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": {
-                        "pk": pk,
-                        "sk": _STAY_ENERGY,
-                        "kind": "site_stay_energy",
-                        "fleet_id": stays.fleet_id,
-                        "version": stays.version,
-                        "document": json.dumps(energy, separators=(",", ":")),
-                    },
-                }
-            },
+            {"Put": {"TableName": self._table.name, "Item": locked, **condition}},
+            {"Put": {"TableName": self._table.name, "Item": beside}},
         ]
-        with aws_errors(f"store the stays of site {stays.site_id}"):
+        with aws_errors(f"store {what}"):
             try:
                 self._table.meta.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
                 if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
                     raise
-                raise Conflict(f"the stays of site {stays.site_id} changed meanwhile") from exc
-        for sk in (_STAYS, _STAY_ENERGY):
-            self._cache.forget(f"live:SITE#{stays.site_id}#{sk}")
+                raise Conflict(f"{what} changed meanwhile") from exc
 
     def live_context(
         self,

@@ -18,8 +18,8 @@ ZONE = "Europe/Stockholm"
 STHLM = ZoneInfo(ZONE)
 
 
-def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=STHLM)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=STHLM)
 
 
 def stay(plugged_in: datetime, hours: float, kwh: str) -> PastStay:

@@ -124,9 +124,19 @@ class Link:
         self.sent.append((charge_point_id, frame))
 
 
+def service_of(
+    registry: Registry, active: list[Session], link: Link | None = None, *, clock: bool = True
+) -> SchedulingService:
+    """The service over the fakes above, which stand in for the adapters by their methods alone
+    (they are not subclasses, hence the one ignore); `clock` False leaves it the real clock."""
+    return SchedulingService(  # type: ignore[arg-type]
+        registry, Sessions(active), Schedules(), link or Link(), **({"clock": lambda: NOW} if clock else {})
+    )
+
+
 def plan(registry: Registry, active: list[Session]) -> tuple[StoredSchedule, Link]:
     link = Link()
-    service = SchedulingService(registry, Sessions(active), Schedules(), link, clock=lambda: NOW)  # type: ignore[arg-type]
+    service = service_of(registry, active, link)
     schedule = service.reschedule("depot", "test")
     assert schedule is not None
     return schedule, link
@@ -246,7 +256,7 @@ def test_another_fleets_stays_hold_nothing_back():
 
 def test_a_site_without_a_grid_limit_is_not_planned():
     registry = Registry(the_site=SITE.model_copy(update={"grid_limit_kw": None}))
-    service = SchedulingService(registry, Sessions([session("CP1", "van")]), Schedules(), Link())  # type: ignore[arg-type]
+    service = service_of(registry, [session("CP1", "van")], clock=False)
     assert service.reschedule("depot", "test") is None
 
 
@@ -274,7 +284,7 @@ def test_the_changes_that_replan_a_site_and_those_that_do_not():
     from shared.models.sessions import SessionStatus
 
     van = session("CP1", "van")
-    service = SchedulingService(Registry(), Sessions([van]), Schedules(), Link(), clock=lambda: NOW)  # type: ignore[arg-type]
+    service = service_of(Registry(), [van])
     head = session_to_item(van)
     closing = session_to_item(van.model_copy(update={"status": SessionStatus.CLOSING}))
     needs = {"kind": "vehicle_charging_needs", "fleet_id": "nordvind", "vehicle_id": "van"}
@@ -299,5 +309,5 @@ def test_a_2_0_1_arrival_without_a_register_reading_still_replans_its_site():
     from shared.adapters.sessions_table import session_to_item
 
     van = session("CP1", "van").model_copy(update={"meter_start_wh": None, "ocpp_version": "2.0.1"})
-    service = SchedulingService(Registry(), Sessions([van]), Schedules(), Link(), clock=lambda: NOW)  # type: ignore[arg-type]
+    service = service_of(Registry(), [van])
     assert [r.site_id for r in service.triggered_by(None, session_to_item(van))] == ["depot"]
