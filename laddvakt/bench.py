@@ -997,10 +997,12 @@ SCHEDULE_VEHICLES = 200
 
 def schedule_problem(vehicles: int = SCHEDULE_VEHICLES, seed: int = 6) -> Any:
     """A depot at 06:00 with `vehicles` plugged in: needs, departures over the next day, 7.4-50 kW
-    limits, a site limit of a third of their sum, a day-and-night price curve over 24 hours."""
+    limits, a site limit of a third of their sum, a day-and-night price curve over 24 hours, and
+    the live scheduler's departure margin (so the margins' second pass is timed too)."""
     import random
 
     from shared.domain.scheduling import ChargingDemand, PricePeriod, SiteProblem
+    from shared.domain.smart_charging import DEPARTURE_MARGIN
 
     rng = random.Random(seed)
     now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
@@ -1020,7 +1022,15 @@ def schedule_problem(vehicles: int = SCHEDULE_VEHICLES, seed: int = 6) -> Any:
         for h in range(25)
     )
     limit = sum((d.max_power_kw for d in demands), Decimal(0)) / 3
-    return SiteProblem("bench", now, timedelta(minutes=5), limit.quantize(Decimal(1)), prices, demands)
+    return SiteProblem(
+        "bench",
+        now,
+        timedelta(minutes=5),
+        limit.quantize(Decimal(1)),
+        prices,
+        demands,
+        departure_margin=DEPARTURE_MARGIN,
+    )
 
 
 def bench_schedule() -> dict[str, Any]:

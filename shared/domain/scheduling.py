@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import pairwise
@@ -137,7 +137,8 @@ def plan_site(problem: SiteProblem) -> SitePlan:
         raise ValueError(f"the plan's step must be positive, got {problem.step}")
     available = problem.limit_kw - problem.uncontrolled_kw
     windows = [_window(problem, demand) for demand in problem.demands]
-    horizon = max((end for _, end, _ in windows), default=0)
+    whole = [_window(problem, demand, margin=False) for demand in problem.demands]
+    horizon = max((end for _, end, _ in whole), default=0)
     starts = [problem.now + i * problem.step for i in range(horizon)]
     step_hours = problem.step / timedelta(hours=1)
     powers: list[list[float]] = [[0.0] * horizon for _ in problem.demands]
@@ -153,6 +154,7 @@ def plan_site(problem: SiteProblem) -> SitePlan:
             max(0.0, float(available - (_limit_at(problem.reserved_kw, start) or _ZERO))) for start in starts
         ]
         _solve(problem, windows, capacity, prices, step_hours, powers)
+        _fill_margins(problem, windows, whole, capacity, prices, step_hours, powers)
     return _site_plan(problem, windows, starts, step_hours, powers, reason)
 
 
@@ -165,10 +167,12 @@ def _limit_at(steps: tuple[PowerStep, ...], at: datetime) -> Decimal | None:
     return None if current is None else current.limit_kw
 
 
-def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str | None]:
+def _window(
+    problem: SiteProblem, demand: ChargingDemand, *, margin: bool = True
+) -> tuple[int, int, str | None]:
     """The steps [first, end) this demand may charge in (every step that starts before its
     departure: a limit holds while the vehicle is there, so the step it leaves in counts whole,
-    as a charger applies it), and
+    as a charger applies it; cut short by the departure margin unless `margin` is False), and
     why there are none when the demand itself rules charging out."""
     end = math.ceil((demand.departure_at - problem.now) / problem.step)
     first = 0
@@ -182,7 +186,7 @@ def _window(problem: SiteProblem, demand: ChargingDemand) -> tuple[int, int, str
         return 0, 0, "no power allowed"
     if end <= first:
         return 0, 0, "arrives after it departs"
-    if problem.departure_margin > timedelta(0):
+    if margin and problem.departure_margin > timedelta(0):
         # Never shorter than it takes at full power: the margin hurries a plan, it does not cut it.
         step_hours = problem.step / timedelta(hours=1)
         at_full_power = math.ceil(float(demand.energy_needed_kwh / demand.max_power_kw) / step_hours - 1e-9)
@@ -266,6 +270,38 @@ def _solve(
     for (a, b), share in zip(intervals, shares, strict=True):
         if share:
             _spread(share, problem, a, b, capacity[a], step_hours, powers)
+
+
+def _fill_margins(
+    problem: SiteProblem,
+    windows: list[tuple[int, int, str | None]],
+    whole: list[tuple[int, int, str | None]],
+    capacity: list[float],
+    prices: list[float],
+    step_hours: float,
+    powers: list[list[float]],
+) -> None:
+    """Plan what the hurried plan left unmet into the margins (the steps between the end a margin
+    set and the departure), with the capacity that plan left over, cheapest first. It never
+    takes capacity from the hurried plan, so a vehicle's margin cannot cost one leaving sooner
+    its energy; it only shows what a vehicle will get in its last hour, which the plan would
+    otherwise leave out until that hour begins (the current step is always in the hurried window,
+    so what the chargers apply now does not change)."""
+    rests: list[ChargingDemand] = []
+    margins: list[tuple[int, int, str | None]] = []
+    for demand, row, (_, hurried_end, note), (_, end, _) in zip(
+        problem.demands, powers, windows, whole, strict=True
+    ):
+        rest = float(demand.energy_needed_kwh) - sum(row) * step_hours
+        margin = (
+            (hurried_end, end, None) if note is None and end > hurried_end and rest > _EPS else (0, 0, None)
+        )
+        margins.append(margin)
+        rests.append(replace(demand, energy_needed_kwh=Decimal(repr(max(0.0, rest)))))
+    if all(end <= first for first, end, _ in margins):
+        return
+    room = [max(0.0, capacity[k] - sum(row[k] for row in powers)) for k in range(len(capacity))]
+    _solve(replace(problem, demands=tuple(rests)), margins, room, prices, step_hours, powers)
 
 
 def _spread(

@@ -1,9 +1,11 @@
 """Properties of depot plans that must hold for every site, not just the ones we thought of:
 never over the site's limit or a vehicle's power, never more than needed, as much energy as the
-linear-programming optimum (HiGHS), and never dearer than earliest departure first at equal energy."""
+linear-programming optimum (HiGHS), never dearer than earliest departure first at equal energy, and,
+with a departure margin too, no vehicle left short while its outlet and the site had room."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -21,6 +23,7 @@ STEP = timedelta(minutes=5)
 HOURS = Decimal(5) / Decimal(60)
 # The plan is in whole watts, rounded down: this much energy per vehicle and step may be lost.
 ROUNDING_KWH = 0.001 * 5 / 60
+MARGINS = st.sampled_from([timedelta(0), timedelta(minutes=15), timedelta(hours=1)])
 
 
 @st.composite
@@ -78,9 +81,9 @@ def step_prices(problem: SiteProblem, steps: int) -> list[float]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(problems())
-def test_never_over_the_limit_a_vehicles_power_or_its_need(problem: SiteProblem):
-    plan = plan_site(problem)
+@given(problems(), MARGINS)
+def test_never_over_the_limit_a_vehicles_power_or_its_need(problem: SiteProblem, margin: timedelta):
+    plan = plan_site(replace(problem, departure_margin=margin))
     rows = grid(plan)
     room = max(Decimal(0), problem.limit_kw - problem.uncontrolled_kw)
     for k in range(len(rows[0]) if rows else 0):
@@ -131,3 +134,26 @@ def test_never_dearer_than_earliest_departure_first_at_equal_energy(problem: Sit
     )
     # Equal energy within a hundredth of a kWh: the price of that hundredth at most, plus a cent.
     assert plan.cost <= edf_cost + Decimal("0.04")
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems(), MARGINS)
+def test_no_vehicle_is_left_short_while_its_outlet_and_the_site_had_room(
+    problem: SiteProblem, margin: timedelta
+):
+    # Given any site, planned with or without a departure margin
+    plan = plan_site(replace(problem, departure_margin=margin))
+    rows = grid(plan)
+    room = max(Decimal(0), problem.limit_kw - problem.uncontrolled_kw)
+    slack = Decimal("0.001") * (len(rows) + 1)
+    for demand, row, connector in zip(problem.demands, rows, plan.connectors, strict=True):
+        steps = whole_steps(problem, demand)
+        if connector.unmet_kwh <= Decimal(str(ROUNDING_KWH * steps)) + Decimal("0.002"):
+            continue
+        # Then a vehicle still short ran at its full power, or the site at its limit, in every step
+        # of its stay, the margin's steps included
+        for k in range(min(steps, len(row))):
+            site = sum(r[k] for r in rows)
+            assert row[k] >= demand.max_power_kw - Decimal("0.001") or site >= room - slack, (
+                f"{demand.session_id} short by {connector.unmet_kwh} kWh, idle room at step {k}"
+            )

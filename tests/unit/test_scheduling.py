@@ -209,3 +209,26 @@ def test_a_departure_margin_plans_to_be_done_early_but_never_leaves_a_vehicle_wi
     assert early.planned_kwh == D("5.000")
     assert soon.planned_kwh == D("5.000")
     assert soon.note is None
+
+
+def test_what_the_margin_leaves_unmet_is_planned_in_the_last_hour_with_capacity_no_one_sooner_needs():
+    # Given one 11 kW outlet's worth of room, a van leaving in 2 hours needing 22 kWh, and a car
+    # leaving in 3 hours needing 15 kWh, planned with a one-hour margin
+    plan = plan_site(
+        problem(
+            "11",
+            demand("van", "22", 2, "11"),
+            demand("car", "15", 3, "11"),
+            departure_margin=timedelta(hours=1),
+        )
+    )
+    van, car = by_id(plan)["van"], by_id(plan)["car"]
+    # Then the van keeps the first two hours whole: the car's margin takes nothing from it
+    assert van.planned_kwh == D("22.000")
+    assert powers(van, NOW + timedelta(hours=2)) == [D(11)] * 24
+    # And the car's last hour, which only it can use, is in the plan (not left out until it begins)
+    assert powers(car, NOW + timedelta(hours=3))[24:] == [D(11)] * 12
+    assert car.planned_kwh == D("11.000")
+    assert car.unmet_kwh == D("4.000")
+    assert plan.peak_kw == D(11)
+    assert plan.ends_at == NOW + timedelta(hours=3)
