@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from shared.domain.departure import (
     MIN_BLEND_VISITS,
     MODEL_PATH,
     QUANTILES,
+    SITE_HISTORY_DAYS,
     SITE_PRIOR_VISITS,
     DepartureModel,
     PastVisit,
@@ -45,6 +47,7 @@ from shared.domain.departure import (
     blend,
     model_inputs,
 )
+from shared.models.profiles import MAX_SITE_STAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "eval"
@@ -273,6 +276,49 @@ def site_weekend_hour_median(train_by_site: dict[AcnSite, list[Visit]]) -> Basel
     return Baseline(train_by_site, lambda v: (v.site, v.arrival_local.weekday() >= 5, v.arrival_local.hour))
 
 
+# ---- the site's history as the live system keeps it -----------------------------------------------
+
+
+class RecentStays:
+    """A site's stays as its live history holds them at a given time (`site_stays_with`): those
+    that ended before then and plugged in within `SITE_HISTORY_DAYS`, at most the latest
+    `MAX_SITE_STAYS`. Built from every visit of the site the evaluation loaded; what had not
+    ended by then is never seen, so a test period's own earlier sessions count, as they would at a
+    live site, and its later ones never do."""
+
+    def __init__(self, pool: Iterable[Visit]) -> None:
+        # By plug-in, in epoch seconds (comparing zone-aware datetimes is what would take the time).
+        self._stays = sorted(
+            {
+                (
+                    v.arrival_local.timestamp(),
+                    v.arrival_local.timestamp() + 60 * v.stay_minutes,
+                    v.arrival_local,
+                )
+                for v in pool
+            },
+            key=lambda stay: stay[:2],
+        )
+        self._starts = [start for start, _, _ in self._stays]
+        self._memo: dict[tuple[int, int, int], SiteHabits] = {}
+
+    def habits(self, at: datetime) -> SiteHabits:
+        now = at.timestamp()
+        first = bisect_left(self._starts, now - SITE_HISTORY_DAYS * 86_400)
+        last = bisect_left(self._starts, now)
+        ended = [stay for stay in self._stays[first:last] if stay[1] < now][-MAX_SITE_STAYS:]
+        # Within one window of plug-ins, those ended by `at` only grow with it: the count is the key.
+        key = (first, last, len(ended))
+        if key not in self._memo:
+            if len(self._memo) >= 256:  # visits come roughly in order: old windows are not asked again
+                self._memo.clear()
+            self._memo[key] = SiteHabits.from_visits(
+                (PastVisit(start, start + timedelta(seconds=end - begin)) for begin, end, start in ended),
+                SITE_ZONE,
+            )
+        return self._memo[key]
+
+
 # ---- evaluation ----------------------------------------------------------------------------------
 
 
@@ -295,11 +341,16 @@ def predict(trained: Trained, x: np.ndarray) -> np.ndarray:
 
 
 def evaluate(
-    trained: Trained, test_set: list[Visit], baselines: dict[str, Baseline], habits: SiteHabits
+    trained: Trained,
+    test_set: list[Visit],
+    baselines: dict[str, Baseline],
+    habits: SiteHabits,
+    recent: RecentStays,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per point (plug-in, after 1/2/4/6 h): counts and metrics of ours, of ours blended with the
-    site's own past stays (`habits`, as `estimate_departure` blends them) and of each baseline;
-    and the plug-in predictions, for the chart."""
+    site's own past stays (`habits`, the training months', as `estimate_departure` blends them),
+    of ours blended with the site's stays as the live system holds them at that moment (`recent`,
+    its last `SITE_HISTORY_DAYS`) and of each baseline; and the plug-in predictions, for the chart."""
     report: dict[str, Any] = {}
     plug_in: dict[str, Any] = {}
     for hours in EVAL_HOURS:
@@ -310,10 +361,17 @@ def evaluate(
         with_site = np.asarray(
             [_with_site(tuple(q), habits, v, elapsed) for q, v in zip(ours.tolist(), present, strict=True)]
         )
+        with_recent = np.asarray(
+            [
+                _with_site(tuple(q), recent.habits(v.arrival_local + timedelta(minutes=elapsed)), v, elapsed)
+                for q, v in zip(ours.tolist(), present, strict=True)
+            ]
+        )
         point: dict[str, Any] = {
             "sessions": len(present),
             "ours": metrics(actual, ours),
             "ours_with_site_history": metrics(actual, with_site),
+            "ours_with_recent_site_history": metrics(actual, with_recent),
         }
         for name, baseline in baselines.items():
             point[name] = metrics(actual, np.asarray([baseline.remaining(v, elapsed) for v in present]))
@@ -358,11 +416,15 @@ def run(
     started = time.perf_counter()
     tests = [TUNE] + ([DRIFT] if drift else []) + ([FINAL] if final else [])
 
+    loaded: dict[tuple[AcnSite, int], list[Visit]] = {}
+
     def sample(site: AcnSite, index: int) -> list[Visit]:
-        period = PERIODS[site][index]
-        _progress(f"loading {_period(period)}")
-        loaded = visits(load(period, final=index == FINAL and final))
-        return loaded[:limit] if limit else loaded
+        if (site, index) not in loaded:
+            period = PERIODS[site][index]
+            _progress(f"loading {_period(period)}")
+            got = visits(load(period, final=index == FINAL and final))
+            loaded[(site, index)] = got[:limit] if limit else got
+        return loaded[(site, index)]
 
     train_by_site: dict[AcnSite, list[Visit]] = {
         "caltech": sample("caltech", TRAIN),
@@ -386,7 +448,9 @@ def run(
             counts[f"test {_period(PERIODS[site][index])}"] = len(test_set)
             _progress(f"evaluating {direction} on {names[index]} ({len(test_set)} sessions)")
             habits = SiteHabits.from_visits((v.past() for v in train_by_site[site]), SITE_ZONE)
-            report, plug_in = evaluate(trained, test_set, baselines, habits)
+            # Every period of the site up to this one: the window keeps what had ended by then.
+            recent = RecentStays(v for earlier in range(index + 1) for v in sample(site, earlier))
+            report, plug_in = evaluate(trained, test_set, baselines, habits, recent)
             results[direction][names[index]] = report
             charts[f"{direction} {names[index]}"] = plug_in
 
@@ -479,6 +543,7 @@ def chart(report: dict[str, Any], plug_in: dict[str, Any], path: Path) -> None:
         for name, style in (
             ("ours", "o-"),
             ("ours_with_site_history", "o-"),
+            ("ours_with_recent_site_history", "o-"),
             ("global_median", "s--"),
             ("site_weekend_hour_median", "^--"),
         ):
@@ -511,6 +576,7 @@ def summary(report: dict[str, Any]) -> str:
                     for name in (
                         "ours",
                         "ours_with_site_history",
+                        "ours_with_recent_site_history",
                         "global_median",
                         "site_weekend_hour_median",
                     )

@@ -39,7 +39,13 @@ def test_the_evaluation_reports_ours_and_both_baselines_at_every_point(tmp_path,
         assert set(points) == POINTS
         for point in points.values():
             assert point["sessions"] > 0
-            for name in ("ours", "ours_with_site_history", "global_median", "site_weekend_hour_median"):
+            for name in (
+                "ours",
+                "ours_with_site_history",
+                "ours_with_recent_site_history",
+                "global_median",
+                "site_weekend_hour_median",
+            ):
                 assert set(point[name]) == METRICS
                 assert 0 <= point[name]["p10_p90_coverage"] <= 1
         # Only sessions still plugged in count after h hours
