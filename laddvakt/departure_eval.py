@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +33,12 @@ import lightgbm as lgb
 import numpy as np
 
 from laddvakt.acn_data import DRIFT, FINAL, PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSession, AcnSite, Period, load
+from laddvakt.site_history import RecentStays
 from shared.domain.departure import (
     FEATURES,
     MIN_BLEND_VISITS,
     MODEL_PATH,
     QUANTILES,
-    SITE_HISTORY_DAYS,
     SITE_PRIOR_VISITS,
     DepartureModel,
     PastVisit,
@@ -47,7 +46,6 @@ from shared.domain.departure import (
     blend,
     model_inputs,
 )
-from shared.models.profiles import MAX_SITE_STAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "eval"
@@ -87,7 +85,10 @@ class Visit:
         return model_inputs(self.arrival_local, elapsed, self.declared_minutes, self.requested_kwh)
 
     def past(self) -> PastVisit:
-        return PastVisit(self.arrival_local, self.arrival_local + timedelta(minutes=self.stay_minutes))
+        return PastVisit(*self.past_stay())
+
+    def past_stay(self) -> tuple[datetime, datetime]:
+        return self.arrival_local, self.arrival_local + timedelta(minutes=self.stay_minutes)
 
 
 def visits(sessions: Iterable[AcnSession]) -> list[Visit]:
@@ -276,49 +277,6 @@ def site_weekend_hour_median(train_by_site: dict[AcnSite, list[Visit]]) -> Basel
     return Baseline(train_by_site, lambda v: (v.site, v.arrival_local.weekday() >= 5, v.arrival_local.hour))
 
 
-# ---- the site's history as the live system keeps it -----------------------------------------------
-
-
-class RecentStays:
-    """A site's stays as its live history holds them at a given time (`site_stays_with`): those
-    that ended before then and plugged in within `SITE_HISTORY_DAYS`, at most the latest
-    `MAX_SITE_STAYS`. Built from every visit of the site the evaluation loaded; what had not
-    ended by then is never seen, so a test period's own earlier sessions count, as they would at a
-    live site, and its later ones never do."""
-
-    def __init__(self, pool: Iterable[Visit]) -> None:
-        # By plug-in, in epoch seconds (comparing zone-aware datetimes is what would take the time).
-        self._stays = sorted(
-            {
-                (
-                    v.arrival_local.timestamp(),
-                    v.arrival_local.timestamp() + 60 * v.stay_minutes,
-                    v.arrival_local,
-                )
-                for v in pool
-            },
-            key=lambda stay: stay[:2],
-        )
-        self._starts = [start for start, _, _ in self._stays]
-        self._memo: dict[tuple[int, int, int], SiteHabits] = {}
-
-    def habits(self, at: datetime) -> SiteHabits:
-        now = at.timestamp()
-        first = bisect_left(self._starts, now - SITE_HISTORY_DAYS * 86_400)
-        last = bisect_left(self._starts, now)
-        ended = [stay for stay in self._stays[first:last] if stay[1] < now][-MAX_SITE_STAYS:]
-        # Within one window of plug-ins, those ended by `at` only grow with it: the count is the key.
-        key = (first, last, len(ended))
-        if key not in self._memo:
-            if len(self._memo) >= 256:  # visits come roughly in order: old windows are not asked again
-                self._memo.clear()
-            self._memo[key] = SiteHabits.from_visits(
-                (PastVisit(start, start + timedelta(seconds=end - begin)) for begin, end, start in ended),
-                SITE_ZONE,
-            )
-        return self._memo[key]
-
-
 # ---- evaluation ----------------------------------------------------------------------------------
 
 
@@ -449,7 +407,9 @@ def run(
             _progress(f"evaluating {direction} on {names[index]} ({len(test_set)} sessions)")
             habits = SiteHabits.from_visits((v.past() for v in train_by_site[site]), SITE_ZONE)
             # Every period of the site up to this one: the window keeps what had ended by then.
-            recent = RecentStays(v for earlier in range(index + 1) for v in sample(site, earlier))
+            recent = RecentStays(
+                (v.past_stay() for earlier in range(index + 1) for v in sample(site, earlier)), SITE_ZONE
+            )
             report, plug_in = evaluate(trained, test_set, baselines, habits, recent)
             results[direction][names[index]] = report
             charts[f"{direction} {names[index]}"] = plug_in

@@ -37,7 +37,6 @@ import subprocess
 import sys
 import time
 import warnings
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -47,12 +46,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from laddvakt.acn_data import DRIFT, PERIODS, SITE_ZONE, TRAIN, TUNE, AcnSite, load
+from laddvakt.site_history import RecentStays
 from shared.domain.arrival_reserve import ArrivalReserve, PastStay, learn_arrival_reserve, reserve_steps
 from shared.domain.departure import (
     SITE_HISTORY_DAYS,
     DepartureEstimate,
     DepartureQuery,
-    PastVisit,
     SiteHabits,
     estimate_departure,
     load_model,
@@ -66,6 +65,7 @@ from shared.domain.scheduling import (
     price_at,
 )
 from shared.models.ocpi import Tariff, parse_tariff
+from shared.models.profiles import MAX_SITE_STAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "eval"
@@ -279,9 +279,9 @@ def arrival_reserve(site: AcnSite) -> ArrivalReserve:
 class LiveDepartures:
     """Each plugged-in vehicle's departure estimate as the live system would make it at `now`.
 
-    Site habits come from the site's sessions that ended before the start of the current hour and
-    within `SITE_HISTORY_DAYS` of it (the training months' and the replayed months' own, earlier
-    departures included), rebuilt once an hour as a live site would. Nothing here depends on the
+    Site habits are the site's history as the live system holds it at the start of the current hour
+    (`RecentStays`: the training months' and the replayed months' own sessions that had ended by
+    then, plugged in within `SITE_HISTORY_DAYS`), rebuilt once an hour. Nothing here depends on the
     algorithm being replayed, so an estimate is computed once per vehicle and period and shared by
     every rule and every limit of the same week.
     """
@@ -290,11 +290,7 @@ class LiveDepartures:
         self.site = site
         self.visits = {v.session_id: v for v in visits}
         past = [s for index in (TRAIN, TUNE, DRIFT) for s in load(PERIODS[site][index])]
-        ended = sorted(
-            (s.departure.astimezone(UTC), s.arrival.astimezone(UTC)) for s in past if s.departure > s.arrival
-        )
-        self._ended_at = [end for end, _ in ended]
-        self._past = [PastVisit(start, end) for end, start in ended]
+        self._recent = RecentStays(((s.arrival, s.departure) for s in past), SITE_ZONE)
         self._habits: dict[datetime, SiteHabits] = {}
         self._estimates: dict[tuple[str, datetime], DepartureEstimate] = {}
         self.model = load_model()
@@ -302,9 +298,7 @@ class LiveDepartures:
     def habits(self, now: datetime) -> SiteHabits:
         hour = now.replace(minute=0, second=0, microsecond=0)
         if hour not in self._habits:
-            first = bisect_left(self._ended_at, hour - timedelta(days=SITE_HISTORY_DAYS))
-            last = bisect_left(self._ended_at, hour)
-            self._habits = {hour: SiteHabits.from_visits(self._past[first:last], SITE_ZONE)}
+            self._habits = {hour: self._recent.habits(hour)}
         return self._habits[hour]
 
     def estimate(self, session_id: str, now: datetime) -> DepartureEstimate:
@@ -824,7 +818,8 @@ def write_report(report: dict[str, Any], command: str, out_dir: Path = OUT_DIR) 
             "shared.domain.departure (trained on Caltech 2019-05..08, hyperparameters chosen on "
             "2019-09..12: the months of the 2019 weeks replayed here) from the plug-in time, the time plugged in, the "
             "declared departure and requested energy of claimed sessions, and the site's habits from "
-            f"its sessions that ended in the {SITE_HISTORY_DAYS} days before the current hour"
+            f"its sessions that had ended by the current hour and plugged in within the {SITE_HISTORY_DAYS} "
+            f"days before it (at most the latest {MAX_SITE_STAYS:,}, as the live system keeps them)"
         ),
         "departure_rule": report["departure_rule"],
         "goals": report["goals"],
