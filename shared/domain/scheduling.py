@@ -137,7 +137,11 @@ def plan_site(problem: SiteProblem) -> SitePlan:
         raise ValueError(f"the plan's step must be positive, got {problem.step}")
     available = problem.limit_kw - problem.uncontrolled_kw
     windows = [_window(problem, demand) for demand in problem.demands]
-    whole = [_window(problem, demand, margin=False) for demand in problem.demands]
+    whole = (
+        [_window(problem, demand, margin=False) for demand in problem.demands]
+        if problem.departure_margin > timedelta(0)
+        else windows
+    )
     horizon = max((end for _, end, _ in whole), default=0)
     starts = [problem.now + i * problem.step for i in range(horizon)]
     step_hours = problem.step / timedelta(hours=1)
